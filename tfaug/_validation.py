@@ -1,0 +1,73 @@
+"""Argument checks shared by every layer: each error names the argument, the value and the expected form."""
+
+import numbers
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_probability(name, value):
+    if not _is_number(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"`{name}` must be a number in [0, 1], got {value!r}.")
+    return float(value)
+
+
+def check_positive(name, value, allow_zero=False):
+    ok = _is_number(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be a number {bound}, got {value!r}.")
+    return float(value)
+
+
+def check_range(name, value, low=None, high=None, allow_equal=True):
+    """Checks a `(min, max)` pair with `min <= max` (or `<`), optionally inside `[low, high]`."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(_is_number(v) for v in value):
+        raise ValueError(f"`{name}` must be a pair of numbers (min, max), got {value!r}.")
+    lo, hi = float(value[0]), float(value[1])
+    if lo > hi or (not allow_equal and lo == hi):
+        op = "<=" if allow_equal else "<"
+        raise ValueError(f"`{name}` must satisfy min {op} max, got {value!r}.")
+    if (low is not None and lo < low) or (high is not None and hi > high):
+        raise ValueError(f"`{name}` must lie within [{low}, {high}], got {value!r}.")
+    return (lo, hi)
+
+
+def check_value_range(value_range):
+    return check_range("value_range", value_range, allow_equal=False)
+
+
+def check_num_classes(num_classes):
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise ValueError(f"`num_classes` must be a positive int or None, got {num_classes!r}.")
+    return int(num_classes)
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {sorted(choices)}, got {value!r}.")
+    return value
+
+
+def check_int(name, value, low=None, high=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"`{name}` must be an int, got {value!r}.")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"`{name}` must be an int in [{low}, {high}], got {value!r}.")
+    return int(value)
+
+
+def check_fill_value(fill_value, value_range):
+    """A number or a per-channel sequence of numbers, each inside `value_range`."""
+    values = fill_value if isinstance(fill_value, (tuple, list)) else [fill_value]
+    if not values or not all(_is_number(x) for x in values):
+        raise ValueError(f"`fill_value` must be a number or a sequence of per-channel numbers, got {fill_value!r}.")
+    low, high = value_range
+    if any(x < low or x > high for x in values):
+        raise ValueError(f"`fill_value` must lie within value_range={value_range}, got {fill_value!r}.")
+    if isinstance(fill_value, (tuple, list)):
+        return tuple(float(x) for x in fill_value)
+    return float(fill_value)

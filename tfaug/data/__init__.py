@@ -1,0 +1,73 @@
+"""`tf.data` map functions: the layers' augmentations as functions for `Dataset.map` after `batch`.
+
+Each factory builds the layer with the same arguments and returns a function that runs the layer's
+pure-TensorFlow path (no Keras machinery), so it works whatever `KERAS_BACKEND` is set to. Elements may
+be an image tensor, `(images, labels)` or a dict, exactly as for the layers.
+
+Seeds: the function keeps a call counter, so the n-th batch it sees gets the n-th seed. With a parallel
+`map` the order in which batches reach the counter can vary; for bit-reproducible parallel pipelines
+put `enumerate()` before `map`: the element index then picks the seed.
+
+    >>> ds = ds.batch(64).map(tfaug.data.cutmix(alpha=1.0, num_classes=10, seed=0))
+    >>> ds = ds.batch(64).enumerate().map(tfaug.data.mixup(seed=0), num_parallel_calls=tf.data.AUTOTUNE)
+"""
+
+import tensorflow as tf
+
+from tfaug.layers import CutMix
+from tfaug.layers import Cutout
+from tfaug.layers import LabelSmoothing
+from tfaug.layers import MixUp
+from tfaug.layers import MixUpCutMix
+from tfaug.layers import RandomErasing
+
+
+def map_fn(layer):
+    """Turns any tfaug layer into a `Dataset.map` function (`fn.layer` is the layer)."""
+
+    def augment(*args):
+        if len(args) == 2 and _is_index(args[0]):
+            index, element = args
+            return layer.augment(element, seed=layer.seed_for_index(index))
+        return layer.augment(args[0] if len(args) == 1 else tuple(args))
+
+    augment.layer = layer
+    return augment
+
+
+def _is_index(value):
+    value = tf.convert_to_tensor(value) if not isinstance(value, (tuple, dict)) else value
+    return isinstance(value, tf.Tensor) and value.shape.rank == 0 and value.dtype.is_integer
+
+
+def cutmix(**kwargs):
+    """Map function of `tfaug.layers.CutMix(**kwargs)`."""
+    return map_fn(CutMix(**kwargs))
+
+
+def mixup(**kwargs):
+    """Map function of `tfaug.layers.MixUp(**kwargs)`."""
+    return map_fn(MixUp(**kwargs))
+
+
+def mixup_cutmix(**kwargs):
+    """Map function of `tfaug.layers.MixUpCutMix(**kwargs)`."""
+    return map_fn(MixUpCutMix(**kwargs))
+
+
+def cutout(**kwargs):
+    """Map function of `tfaug.layers.Cutout(**kwargs)`."""
+    return map_fn(Cutout(**kwargs))
+
+
+def random_erasing(**kwargs):
+    """Map function of `tfaug.layers.RandomErasing(**kwargs)`."""
+    return map_fn(RandomErasing(**kwargs))
+
+
+def label_smoothing(**kwargs):
+    """Map function of `tfaug.layers.LabelSmoothing(**kwargs)`."""
+    return map_fn(LabelSmoothing(**kwargs))
+
+
+__all__ = ["cutmix", "cutout", "label_smoothing", "map_fn", "mixup", "mixup_cutmix", "random_erasing"]

@@ -1,0 +1,78 @@
+"""Shared parts of the layers that mix two images of a batch (CutMix, MixUp, MixUpCutMix)."""
+
+import tensorflow as tf
+
+from tfaug import _validation as v
+from tfaug import ops
+from tfaug import random as tfr
+from tfaug.layers.base import BaseAugmentation
+from tfaug.ops.mixing import PAIRINGS
+
+
+class MixingLayer(BaseAugmentation):
+    """Base of the mixing layers: labels required, at least 2 images, a partner for every image.
+
+    Args:
+        pairing: how image i finds its partner. `"permute"` (default): a random cyclic permutation, so
+            every image gets a partner other than itself; `"flip"`: i <-> B-1-i (timm, Model Garden);
+            `"roll"`: i <- i-1 (torchvision).
+    """
+
+    transforms_labels = True
+    mixes_batch = True
+    keeps_bounding_boxes = False
+
+    def __init__(self, pairing="permute", **kwargs):
+        super().__init__(**kwargs)
+        self.pairing = v.check_choice("pairing", pairing, PAIRINGS)
+
+    def draw_partner(self, seed, batch_size):
+        if self.pairing == "permute":
+            return tfr.derangement(seed, batch_size)
+        return ops.fixed_partner(batch_size, self.pairing)
+
+    def draw_shape(self, batch_size):
+        """Shape of per-image draws: `[B]`, or `[1]` (broadcast later) when `batchwise`."""
+        return [1] if self.batchwise else [batch_size]
+
+    def per_image(self, values, batch_size):
+        """Broadcasts a batchwise `[1, ...]` draw to `[B, ...]`; per-image draws pass through."""
+        if not self.batchwise:
+            return values
+        return tf.broadcast_to(values, tf.concat([[batch_size], tf.shape(values)[1:]], axis=0))
+
+    def transform_labels(self, labels, transformation):
+        return ops.mix_labels(labels, transformation["partner"], transformation["lambda"])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pairing=self.pairing)
+        return config
+
+
+def cutmix_boxes(seed, shape, lam, image_height, image_width):
+    """CutMix boxes for mixing weights `lam`: sides `floor(H * sqrt(1 - lam))`, `floor(W * sqrt(1 - lam))`.
+
+    Height from H and width from W (several libraries took both from one side); centre uniform over
+    pixels; the box is clipped to the image. Returns int32 `shape + [4]`.
+    """
+    cy_seed, cx_seed = tf.unstack(tfr.split_seed(seed, 2))
+    side = tf.sqrt(1.0 - lam)
+    cut_h = tf.cast(tf.floor(tf.cast(image_height, tf.float32) * side), tf.int32)
+    cut_w = tf.cast(tf.floor(tf.cast(image_width, tf.float32) * side), tf.int32)
+    cy = tfr.randint(cy_seed, shape, 0, image_height)
+    cx = tfr.randint(cx_seed, shape, 0, image_width)
+    return ops.centered_boxes(cy, cx, cut_h, cut_w, image_height, image_width)
+
+
+def minmax_boxes(seed, shape, cutmix_minmax, image_height, image_width):
+    """Boxes with sides uniform in `[int(H * min), int(H * max))` (and likewise W), fully inside the image."""
+    h_seed, w_seed, top_seed, left_seed = tf.unstack(tfr.split_seed(seed, 4))
+    lo, hi = cutmix_minmax
+    height_f = tf.cast(image_height, tf.float32)
+    width_f = tf.cast(image_width, tf.float32)
+    cut_h = tfr.randint(h_seed, shape, tf.cast(height_f * lo, tf.int32), tf.cast(height_f * hi, tf.int32))
+    cut_w = tfr.randint(w_seed, shape, tf.cast(width_f * lo, tf.int32), tf.cast(width_f * hi, tf.int32))
+    top = tfr.randint(top_seed, shape, 0, image_height - cut_h + 1)
+    left = tfr.randint(left_seed, shape, 0, image_width - cut_w + 1)
+    return ops.corner_boxes(top, left, cut_h, cut_w)

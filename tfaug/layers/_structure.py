@@ -1,0 +1,114 @@
+"""Input structures shared by every layer: a tensor, an `(images, labels)` tuple, or a dict.
+
+`unpack` turns any of them into a dict of batched tensors and remembers how to give the same structure
+back; `pack` does that. Images `[H, W, C]` are batched to `[1, H, W, C]` and unbatched on the way out.
+"""
+
+import tensorflow as tf
+
+IMAGES = "images"
+LABELS = "labels"
+MASKS = "segmentation_masks"
+BOXES = "bounding_boxes"
+KEYS = (IMAGES, LABELS, MASKS, BOXES)
+
+
+class Structure:
+    """How the caller passed its data: `kind` is "tensor", "tuple" or "dict"; `unbatched` for `[H, W, C]`."""
+
+    def __init__(self, kind, unbatched, keys):
+        self.kind = kind
+        self.unbatched = unbatched
+        self.keys = keys
+
+
+def unpack(inputs, owner):
+    """Returns `(data, structure)` with `data` a dict of tensors, images batched to rank 4."""
+    if isinstance(inputs, dict):
+        unknown = sorted(set(inputs) - set(KEYS))
+        if unknown:
+            raise ValueError(
+                f"{owner}: unknown input keys {unknown}; a dict input may hold {list(KEYS)}."
+            )
+        if IMAGES not in inputs:
+            raise ValueError(f"{owner}: a dict input needs an {IMAGES!r} entry, got keys {sorted(inputs)}.")
+        data = dict(inputs)
+        kind = "dict"
+    elif isinstance(inputs, (tuple, list)):
+        if len(inputs) != 2:
+            raise ValueError(
+                f"{owner}: a tuple input must be (images, labels), got a {type(inputs).__name__} of "
+                f"length {len(inputs)}."
+            )
+        data = {IMAGES: inputs[0], LABELS: inputs[1]}
+        kind = "tuple"
+    else:
+        data = {IMAGES: inputs}
+        kind = "tensor"
+    keys = tuple(data)
+
+    for key in (IMAGES, LABELS, MASKS):
+        if key in data:
+            data[key] = tf.convert_to_tensor(data[key])
+    images = data[IMAGES]
+    _check_images(images, owner)
+    unbatched = images.shape.rank == 3
+    if unbatched:
+        data[IMAGES] = images[None]
+        if LABELS in data:
+            data[LABELS] = data[LABELS][None]
+        if MASKS in data:
+            data[MASKS] = data[MASKS][None]
+    if MASKS in data:
+        _check_masks(data[MASKS], data[IMAGES], owner)
+    if LABELS in data:
+        _check_batch(data[LABELS], data[IMAGES], LABELS, owner)
+    return data, Structure(kind, unbatched, keys)
+
+
+def pack(data, structure):
+    """Gives `data` back in the caller's structure (and unbatched if the caller passed one image)."""
+    if structure.unbatched:
+        data = {key: (value[0] if key in (IMAGES, LABELS, MASKS) else value) for key, value in data.items()}
+    if structure.kind == "tensor":
+        return data[IMAGES]
+    if structure.kind == "tuple":
+        return (data[IMAGES], data[LABELS])
+    return {key: data[key] for key in structure.keys}
+
+
+def _check_images(images, owner):
+    dtype = images.dtype
+    if not (dtype.is_floating or dtype.is_integer) or dtype == tf.bool:
+        raise TypeError(f"{owner}: `images` must have a float or integer dtype, got {dtype.name}.")
+    rank = images.shape.rank
+    if rank not in (3, 4):
+        raise ValueError(
+            f"{owner}: `images` must be [batch, height, width, channels] or [height, width, channels], "
+            f"got shape {images.shape} (rank {rank})."
+        )
+
+
+def _check_masks(masks, images, owner):
+    if not masks.dtype.is_integer:
+        raise TypeError(f"{owner}: `segmentation_masks` must have an integer dtype, got {masks.dtype.name}.")
+    if masks.shape.rank not in (3, 4):
+        raise ValueError(
+            f"{owner}: `segmentation_masks` must be [batch, height, width] or [batch, height, width, 1], "
+            f"got shape {masks.shape}."
+        )
+    if not masks.shape[:3].is_compatible_with(images.shape[:3]):
+        raise ValueError(
+            f"{owner}: `segmentation_masks` of shape {masks.shape} do not match `images` of shape "
+            f"{images.shape} in batch, height and width."
+        )
+
+
+def _check_batch(tensor, images, name, owner):
+    if tensor.shape.rank is None or tensor.shape.rank == 0:
+        raise ValueError(f"{owner}: `{name}` must have a batch dimension, got shape {tensor.shape}.")
+    batch, image_batch = tensor.shape[0], images.shape[0]
+    if batch is not None and image_batch is not None and batch != image_batch:
+        raise ValueError(
+            f"{owner}: `{name}` has batch size {batch} but `images` has batch size {image_batch}."
+        )

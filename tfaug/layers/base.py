@@ -1,0 +1,193 @@
+"""`BaseAugmentation`: the Keras layer all tfaug augmentations share.
+
+A subclass implements three things: `get_random_transformation(data, seed)` draws every random quantity
+of one call into a dict of tensors; `transform_images` / `transform_labels` /
+`transform_segmentation_masks` apply such a dict. Tests and users can inject a hand-written dict.
+The base class handles the input structure, dtype and shape checks, labels, seeds and `training`.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfaug import _validation as v
+from tfaug.layers._structure import BOXES
+from tfaug.layers._structure import IMAGES
+from tfaug.layers._structure import LABELS
+from tfaug.layers._structure import MASKS
+from tfaug.layers._structure import pack
+from tfaug.layers._structure import unpack
+from tfaug.ops import labels as label_ops
+from tfaug.random import SeedGenerator
+
+
+class BaseAugmentation(keras.layers.Layer):
+    """Base class: tensor / `(images, labels)` / dict inputs, per-sample seeded randomness.
+
+    Args:
+        value_range: `(low, high)` meaning of pixel values; default `(0, 255)`.
+        num_classes: number of classes, needed to turn sparse integer labels into dense ones.
+        batchwise: draw one set of random parameters for the whole batch instead of one per image.
+        seed: int seed; the same seed and the same number of earlier calls give the same output.
+            `None` draws a seed from OS entropy.
+    """
+
+    #: The layer changes labels (mixing, smoothing): labels are required and returned dense.
+    transforms_labels = False
+    #: The layer mixes images of a batch: at least two images are needed.
+    mixes_batch = False
+    #: The layer moves no pixels, so bounding boxes pass through unchanged.
+    keeps_bounding_boxes = True
+    #: The layer reads `value_range` (fills, noise): pixel values are checked against it in eager mode.
+    uses_value_range = False
+
+    def __init__(self, value_range=(0, 255), num_classes=None, batchwise=False, seed=None, **kwargs):
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        self.value_range = v.check_value_range(value_range)
+        self.num_classes = v.check_num_classes(num_classes)
+        if not isinstance(batchwise, bool):
+            raise ValueError(f"`batchwise` must be True or False, got {batchwise!r}.")
+        self.batchwise = batchwise
+        self.seed = seed
+        self._seed_generator = SeedGenerator(seed)
+        self.supports_jit = True
+        # Keep uint8 / float64 inputs as they are and accept (images, labels) tuples and dicts.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+
+    # -- to implement -------------------------------------------------------------------------------
+
+    def get_random_transformation(self, data, seed):
+        """Draws this call's random parameters: returns a dict of tensors (per image unless batchwise)."""
+        raise NotImplementedError
+
+    def transform_images(self, images, transformation):
+        return images
+
+    def transform_labels(self, labels, transformation):
+        return labels
+
+    def transform_segmentation_masks(self, masks, transformation):
+        return masks
+
+    # -- machinery -----------------------------------------------------------------------------------
+
+    @property
+    def _name_for_errors(self):
+        return type(self).__name__
+
+    def augment(self, inputs, seed=None):
+        """Augments `inputs` (tensor, `(images, labels)` or dict) with a fresh or the given `[2]` seed.
+
+        Pure TensorFlow: this is what `call` runs in training and what the `tfaug.data` map functions run.
+        """
+        owner = self._name_for_errors
+        data, structure = unpack(inputs, owner)
+        images = data[IMAGES]
+        if BOXES in data and not self.keeps_bounding_boxes:
+            raise ValueError(f"{owner} does not support `bounding_boxes` yet; pass images and labels only.")
+        if self.mixes_batch:
+            self._check_mixable(images, structure.unbatched)
+        if self.transforms_labels:
+            if LABELS not in data:
+                raise ValueError(
+                    f"{owner} changes labels, so it needs them: pass (images, labels) or "
+                    f"{{'images': ..., 'labels': ...}}, not images alone."
+                )
+            data[LABELS] = self._dense_labels(data[LABELS])
+        if self.uses_value_range:
+            self._check_values(images)
+        seed = self._seed_generator.next() if seed is None else seed
+        transformation = self.get_random_transformation(data, seed=seed)
+        out = dict(data)
+        out[IMAGES] = self.transform_images(images, transformation)
+        if self.transforms_labels:
+            out[LABELS] = self.transform_labels(data[LABELS], transformation)
+        if MASKS in data:
+            out[MASKS] = self.transform_segmentation_masks(data[MASKS], transformation)
+        return pack(out, structure)
+
+    def seed_for_index(self, index):
+        """The `[2]` seed this layer uses for dataset element `index` (see `tfaug.data`)."""
+        return self._seed_generator.for_index(index)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        return self.augment(inputs)
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Under a non-TensorFlow Keras backend the layer can still run in tf.data (TensorFlow graphs):
+        # skip Keras's backend conversion and run the pure-TensorFlow path.
+        if keras.backend.backend() != "tensorflow":
+            training = kwargs.get("training", args[0] if args else True)
+            return self.augment(inputs) if training is None or bool(training) else inputs
+        return super().__call__(inputs, *args, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            value_range=self.value_range,
+            num_classes=self.num_classes,
+            batchwise=self.batchwise,
+            seed=self.seed,
+        )
+        return config
+
+    # -- checks ---------------------------------------------------------------------------------------
+
+    def _check_mixable(self, images, unbatched):
+        owner = self._name_for_errors
+        if unbatched:
+            raise ValueError(f"{owner} mixes images of a batch: pass `images` as [batch, height, width, channels].")
+        batch = images.shape[0]
+        if batch is not None and batch < 2:
+            raise ValueError(
+                f"{owner} mixes images of a batch, so it needs at least 2 images, got a batch of {batch}. "
+                f"(In tf.data, a last partial batch of 1 is passed through unchanged.)"
+            )
+
+    def _dense_labels(self, labels):
+        """Sparse `[B]` / `[B, 1]` integer ids -> `[B, num_classes]` float32; dense labels checked."""
+        owner = self._name_for_errors
+        sparse = labels.dtype.is_integer and (
+            labels.shape.rank == 1 or (labels.shape.rank == 2 and labels.shape[-1] == 1)
+        )
+        if sparse:
+            if self.num_classes is None:
+                raise ValueError(
+                    f"{owner}: sparse integer `labels` of shape {labels.shape} need `num_classes` to be "
+                    f"turned into dense [batch, num_classes] labels; set `num_classes` or pass one-hot labels."
+                )
+            if tf.executing_eagerly():
+                ids = labels.numpy()
+                if ids.size and (ids.min() < 0 or ids.max() >= self.num_classes):
+                    raise ValueError(
+                        f"{owner}: sparse `labels` must lie in [0, num_classes={self.num_classes}), "
+                        f"got values in [{ids.min()}, {ids.max()}]."
+                    )
+            return label_ops.one_hot(labels, self.num_classes)
+        if labels.shape.rank != 2 or not (labels.dtype.is_floating or labels.dtype.is_integer):
+            raise ValueError(
+                f"{owner}: `labels` must be dense [batch, num_classes] or sparse integer [batch] / [batch, 1], "
+                f"got shape {labels.shape} and dtype {labels.dtype.name}."
+            )
+        if self.num_classes is not None and labels.shape[-1] not in (None, self.num_classes):
+            raise ValueError(
+                f"{owner}: dense `labels` have {labels.shape[-1]} classes but `num_classes` is {self.num_classes}."
+            )
+        return labels if labels.dtype.is_floating else tf.cast(labels, tf.float32)
+
+    def _check_values(self, images):
+        if not tf.executing_eagerly() or tf.size(images) == 0:
+            return
+        low, high = self.value_range
+        lo, hi = float(tf.reduce_min(images)), float(tf.reduce_max(images))
+        if lo < low or hi > high:
+            raise ValueError(
+                f"{self._name_for_errors}: `images` values lie in [{lo}, {hi}], outside "
+                f"`value_range`={self.value_range}; pass the value_range your images use."
+            )

@@ -1,0 +1,41 @@
+"""Pure, batched image kernels: no randomness, every parameter a per-image tensor.
+
+Layers draw parameters with `tfaug.random` and apply them with these functions; the `tf.data` map
+functions call the same kernels, so the two cannot drift apart.
+"""
+
+from tfaug.ops.boxes import box_area
+from tfaug.ops.boxes import box_mask
+from tfaug.ops.boxes import centered_boxes
+from tfaug.ops.boxes import corner_boxes
+from tfaug.ops.boxes import kept_fraction
+from tfaug.ops.dtypes import from_float
+from tfaug.ops.dtypes import to_float
+from tfaug.ops.erasing import fill_boxes
+from tfaug.ops.erasing import fill_boxes_from
+from tfaug.ops.labels import mix as mix_labels
+from tfaug.ops.labels import one_hot
+from tfaug.ops.labels import smooth as smooth_labels
+from tfaug.ops.mixing import blend
+from tfaug.ops.mixing import blend_or_paste
+from tfaug.ops.mixing import fixed_partner
+from tfaug.ops.mixing import paste
+
+__all__ = [
+    "blend",
+    "blend_or_paste",
+    "box_area",
+    "box_mask",
+    "centered_boxes",
+    "corner_boxes",
+    "fill_boxes",
+    "fill_boxes_from",
+    "fixed_partner",
+    "from_float",
+    "kept_fraction",
+    "mix_labels",
+    "one_hot",
+    "paste",
+    "smooth_labels",
+    "to_float",
+]

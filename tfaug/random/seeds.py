@@ -1,0 +1,60 @@
+"""Seeds: a per-layer call counter turned into stateless `[2]` seed tensors."""
+
+import os
+
+import tensorflow as tf
+
+_SEED_DTYPE = tf.int64
+
+
+def make_seed(seed=None):
+    """Returns a Python int seed: `seed` itself, or fresh OS entropy when `seed` is None."""
+    if seed is None:
+        return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"`seed` must be an int or None, got {seed!r} of type {type(seed).__name__}.")
+    if seed < 0:
+        raise ValueError(f"`seed` must be >= 0, got {seed}.")
+    return seed
+
+
+def split_seed(seed, num):
+    """Splits a `[2]` seed tensor into `num` independent `[2]` seeds (a `[num, 2]` tensor)."""
+    return tf.random.experimental.stateless_split(tf.cast(seed, _SEED_DTYPE), num=num)
+
+
+class SeedGenerator:
+    """Hands out one fresh stateless seed per call: `[seed, call_count]`.
+
+    The counter is a `tf.Variable`, so a layer called inside `tf.function`, `tf.data` or an XLA-compiled
+    model still gets a new seed every call, and two generators built with the same `seed` produce the same
+    sequence of seeds. The variable is plain TensorFlow (not a Keras variable), which keeps layers usable
+    in `tf.data` whatever Keras backend is active.
+    """
+
+    def __init__(self, seed=None):
+        self.seed = make_seed(seed)
+        with tf.init_scope():
+            self._count = tf.Variable(
+                0,
+                dtype=_SEED_DTYPE,
+                trainable=False,
+                name="tfaug_seed_counter",
+                synchronization=tf.VariableSynchronization.ON_READ,
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+
+    def next(self):
+        """Returns a `[2]` int64 seed tensor and advances the counter."""
+        count = self._count.assign_add(1)
+        return tf.stack([tf.constant(self.seed, _SEED_DTYPE), count])
+
+    def for_index(self, index):
+        """Returns the seed for element `index` of a dataset (counter-free, order-independent)."""
+        index = tf.cast(index, _SEED_DTYPE)
+        # Negative second word: never collides with the counter's seeds, which start at 1.
+        return tf.stack([tf.constant(self.seed, _SEED_DTYPE), -1 - index])
+
+    def reset(self):
+        """Restarts the seed sequence (the next call gets the same seed as the first one did)."""
+        self._count.assign(0)
