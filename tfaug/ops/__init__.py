@@ -20,6 +20,20 @@ from tfaug.ops.mixing import blend
 from tfaug.ops.mixing import blend_or_paste
 from tfaug.ops.mixing import fixed_partner
 from tfaug.ops.mixing import paste
+from tfaug.ops.geometry import compose
+from tfaug.ops.geometry import identity_matrix
+from tfaug.ops.geometry import rotate
+from tfaug.ops.geometry import rotation_matrix
+from tfaug.ops.geometry import shear_x
+from tfaug.ops.geometry import shear_x_matrix
+from tfaug.ops.geometry import shear_y
+from tfaug.ops.geometry import shear_y_matrix
+from tfaug.ops.geometry import to_projective_transforms
+from tfaug.ops.geometry import transform
+from tfaug.ops.geometry import translate_x
+from tfaug.ops.geometry import translate_x_matrix
+from tfaug.ops.geometry import translate_y
+from tfaug.ops.geometry import translate_y_matrix
 
 __all__ = [
     "blend",
@@ -38,4 +52,18 @@ __all__ = [
     "paste",
     "smooth_labels",
     "to_float",
+    "compose",
+    "identity_matrix",
+    "rotate",
+    "rotation_matrix",
+    "shear_x",
+    "shear_x_matrix",
+    "shear_y",
+    "shear_y_matrix",
+    "to_projective_transforms",
+    "transform",
+    "translate_x",
+    "translate_x_matrix",
+    "translate_y",
+    "translate_y_matrix",
 ]
