@@ -34,6 +34,19 @@ from tfaug.ops.geometry import translate_x
 from tfaug.ops.geometry import translate_x_matrix
 from tfaug.ops.geometry import translate_y
 from tfaug.ops.geometry import translate_y_matrix
+from tfaug.ops.color import blend as blend_degenerate
+from tfaug.ops.color import brightness
+from tfaug.ops.color import color
+from tfaug.ops.color import contrast
+from tfaug.ops.color import grayscale
+from tfaug.ops.color import identity
+from tfaug.ops.color import invert
+from tfaug.ops.color import posterize
+from tfaug.ops.color import sharpness
+from tfaug.ops.color import solarize
+from tfaug.ops.color import solarize_add
+from tfaug.ops.histogram import auto_contrast
+from tfaug.ops.histogram import equalize
 
 __all__ = [
     "blend",
@@ -66,4 +79,17 @@ __all__ = [
     "translate_x_matrix",
     "translate_y",
     "translate_y_matrix",
+    "blend_degenerate",
+    "brightness",
+    "color",
+    "contrast",
+    "grayscale",
+    "identity",
+    "invert",
+    "posterize",
+    "sharpness",
+    "solarize",
+    "solarize_add",
+    "auto_contrast",
+    "equalize",
 ]
