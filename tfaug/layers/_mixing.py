@@ -50,6 +50,22 @@ class MixingLayer(BaseAugmentation):
         return config
 
 
+def leave_self_pairs(transformation):
+    """Images paired with themselves are left exactly as they are: `lambda` 1 and an empty box.
+
+    A partner can be the image itself in a batch of 1 whose size is only known at run time (tf.data's
+    last partial batch) and in the middle of an odd batch under `"flip"`. Blending an image with itself
+    is not exact in floating point (`x * w + x * (1 - w) != x`), so such images get weight 1 instead.
+    """
+    partner = transformation["partner"]
+    alone = tf.equal(partner, tf.range(tf.shape(partner)[0], dtype=partner.dtype))
+    out = dict(transformation)
+    out["lambda"] = tf.where(alone, 1.0, transformation["lambda"])
+    if "boxes" in out:
+        out["boxes"] = tf.where(alone[:, None], 0, out["boxes"])
+    return out
+
+
 def cutmix_boxes(seed, shape, lam, image_height, image_width):
     """CutMix boxes for mixing weights `lam`: sides `floor(H * sqrt(1 - lam))`, `floor(W * sqrt(1 - lam))`.
 

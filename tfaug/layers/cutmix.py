@@ -8,6 +8,7 @@ from tfaug import ops
 from tfaug import random as tfr
 from tfaug.layers._mixing import MixingLayer
 from tfaug.layers._mixing import cutmix_boxes
+from tfaug.layers._mixing import leave_self_pairs
 
 
 @keras.saving.register_keras_serializable(package="tfaug")
@@ -60,11 +61,13 @@ class CutMix(MixingLayer):
         # An image that is not mixed gets an empty box, so lam' = 1 comes out of the same formula.
         lam = tf.where(apply, lam, 1.0)
         boxes = self.per_image(cutmix_boxes(box_seed, draw_shape, lam, height, width), batch_size)
-        return {
-            "partner": self.draw_partner(partner_seed, batch_size),
-            "boxes": boxes,
-            "lambda": ops.kept_fraction(boxes, height, width),
-        }
+        return leave_self_pairs(
+            {
+                "partner": self.draw_partner(partner_seed, batch_size),
+                "boxes": boxes,
+                "lambda": ops.kept_fraction(boxes, height, width),
+            }
+        )
 
     def transform_images(self, images, transformation):
         return ops.paste(images, transformation["partner"], transformation["boxes"])

@@ -7,6 +7,7 @@ from tfaug import _validation as v
 from tfaug import ops
 from tfaug import random as tfr
 from tfaug.layers._mixing import MixingLayer
+from tfaug.layers._mixing import leave_self_pairs
 
 
 @keras.saving.register_keras_serializable(package="tfaug")
@@ -47,10 +48,12 @@ class MixUp(MixingLayer):
         draw_shape = self.draw_shape(batch_size)
         lam = tfr.beta(lam_seed, draw_shape, self.alpha)
         lam = tf.where(tfr.bernoulli(apply_seed, draw_shape, self.probability), lam, 1.0)
-        return {
-            "partner": self.draw_partner(partner_seed, batch_size),
-            "lambda": self.per_image(lam, batch_size),
-        }
+        return leave_self_pairs(
+            {
+                "partner": self.draw_partner(partner_seed, batch_size),
+                "lambda": self.per_image(lam, batch_size),
+            }
+        )
 
     def transform_images(self, images, transformation):
         return ops.blend(images, transformation["partner"], transformation["lambda"])

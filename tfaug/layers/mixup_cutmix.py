@@ -8,6 +8,7 @@ from tfaug import ops
 from tfaug import random as tfr
 from tfaug.layers._mixing import MixingLayer
 from tfaug.layers._mixing import cutmix_boxes
+from tfaug.layers._mixing import leave_self_pairs
 from tfaug.layers._mixing import minmax_boxes
 
 
@@ -102,12 +103,14 @@ class MixUpCutMix(MixingLayer):
         lam_mix = tfr.beta(seeds[5], draw_shape, self.mixup_alpha) if self.mixup_enabled else 1.0
         lam_mix = self.per_image(tf.where(apply, lam_mix, 1.0), batch_size)
         paste = self.per_image(paste, batch_size)
-        return {
-            "partner": self.draw_partner(seeds[4], batch_size),
-            "boxes": boxes,
-            "use_cutmix": paste,
-            "lambda": tf.where(paste, ops.kept_fraction(boxes, height, width), lam_mix),
-        }
+        return leave_self_pairs(
+            {
+                "partner": self.draw_partner(seeds[4], batch_size),
+                "boxes": boxes,
+                "use_cutmix": paste,
+                "lambda": tf.where(paste, ops.kept_fraction(boxes, height, width), lam_mix),
+            }
+        )
 
     def transform_images(self, images, transformation):
         t = transformation

@@ -1,8 +1,11 @@
 """Stateless, seeded samplers.
 
 Every random quantity in tfaug is drawn here, from TensorFlow's stateless random ops keyed by an explicit
-`[2]` integer seed tensor. The same seed gives the same draw on CPU, in `tf.data`, and under
-`tf.function(jit_compile=True)`; nothing reads global random state.
+`[2]` integer seed tensor; nothing reads global random state. The same seed gives the same draw eagerly, in
+`tf.function` and in `tf.data` (up to the last bit of `log` and `pow` in the Gamma and Beta samplers).
+Every sampler also compiles under `tf.function(jit_compile=True)`, but there TensorFlow's XLA kernels for
+the stateless ops turn the same seed into a different bit stream than its CPU kernels do (even with
+`alg="philox"` on both): compiled draws follow the same distributions with different values.
 """
 
 from tfaug.random.samplers import bernoulli
