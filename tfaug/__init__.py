@@ -28,20 +28,30 @@ from tfaug import data
 from tfaug import layers
 from tfaug import ops
 from tfaug import random
+from tfaug.layers import AugMix
+from tfaug.layers import AugMixConsistency
+from tfaug.layers import AutoAugment
 from tfaug.layers import CutMix
 from tfaug.layers import Cutout
 from tfaug.layers import LabelSmoothing
 from tfaug.layers import MixUp
 from tfaug.layers import MixUpCutMix
+from tfaug.layers import RandAugment
 from tfaug.layers import RandomErasing
+from tfaug.layers import TrivialAugmentWide
 
 __all__ = [
+    "AugMix",
+    "AugMixConsistency",
+    "AutoAugment",
     "CutMix",
     "Cutout",
     "LabelSmoothing",
     "MixUp",
     "MixUpCutMix",
+    "RandAugment",
     "RandomErasing",
+    "TrivialAugmentWide",
     "data",
     "layers",
     "ops",

@@ -14,12 +14,16 @@ put `enumerate()` before `map`: the element index then picks the seed.
 
 import tensorflow as tf
 
+from tfaug.layers import AugMix
+from tfaug.layers import AutoAugment
 from tfaug.layers import CutMix
 from tfaug.layers import Cutout
 from tfaug.layers import LabelSmoothing
 from tfaug.layers import MixUp
 from tfaug.layers import MixUpCutMix
+from tfaug.layers import RandAugment
 from tfaug.layers import RandomErasing
+from tfaug.layers import TrivialAugmentWide
 
 
 def map_fn(layer):
@@ -70,4 +74,36 @@ def label_smoothing(**kwargs):
     return map_fn(LabelSmoothing(**kwargs))
 
 
-__all__ = ["cutmix", "cutout", "label_smoothing", "map_fn", "mixup", "mixup_cutmix", "random_erasing"]
+def rand_augment(**kwargs):
+    """Map function of `tfaug.layers.RandAugment(**kwargs)`."""
+    return map_fn(RandAugment(**kwargs))
+
+
+def auto_augment(**kwargs):
+    """Map function of `tfaug.layers.AutoAugment(**kwargs)`."""
+    return map_fn(AutoAugment(**kwargs))
+
+
+def trivial_augment_wide(**kwargs):
+    """Map function of `tfaug.layers.TrivialAugmentWide(**kwargs)`."""
+    return map_fn(TrivialAugmentWide(**kwargs))
+
+
+def aug_mix(**kwargs):
+    """Map function of `tfaug.layers.AugMix(**kwargs)`."""
+    return map_fn(AugMix(**kwargs))
+
+
+__all__ = [
+    "aug_mix",
+    "auto_augment",
+    "cutmix",
+    "cutout",
+    "label_smoothing",
+    "map_fn",
+    "mixup",
+    "mixup_cutmix",
+    "rand_augment",
+    "random_erasing",
+    "trivial_augment_wide",
+]

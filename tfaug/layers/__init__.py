@@ -1,11 +1,31 @@
 """Keras preprocessing layers (one per file)."""
 
+from tfaug.layers.aug_mix import AugMix
+from tfaug.layers.aug_mix import AugMixConsistency
+from tfaug.layers.aug_mix import augmix_views
+from tfaug.layers.auto_augment import AutoAugment
 from tfaug.layers.base import BaseAugmentation
 from tfaug.layers.cutmix import CutMix
 from tfaug.layers.cutout import Cutout
 from tfaug.layers.label_smoothing import LabelSmoothing
 from tfaug.layers.mixup import MixUp
 from tfaug.layers.mixup_cutmix import MixUpCutMix
+from tfaug.layers.rand_augment import RandAugment
 from tfaug.layers.random_erasing import RandomErasing
+from tfaug.layers.trivial_augment import TrivialAugmentWide
 
-__all__ = ["BaseAugmentation", "CutMix", "Cutout", "LabelSmoothing", "MixUp", "MixUpCutMix", "RandomErasing"]
+__all__ = [
+    "AugMix",
+    "AugMixConsistency",
+    "AutoAugment",
+    "BaseAugmentation",
+    "CutMix",
+    "Cutout",
+    "LabelSmoothing",
+    "MixUp",
+    "MixUpCutMix",
+    "RandAugment",
+    "RandomErasing",
+    "TrivialAugmentWide",
+    "augmix_views",
+]

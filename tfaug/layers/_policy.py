@@ -1,0 +1,74 @@
+"""Shared parts of the automatic-augmentation layers (RandAugment, AutoAugment, TrivialAugmentWide)."""
+
+import tensorflow as tf
+
+from tfaug import _validation as v
+from tfaug import random as tfr
+from tfaug.layers.base import BaseAugmentation
+from tfaug.policies import engine
+from tfaug.policies import levels
+
+INTERPOLATIONS = ("nearest", "bilinear")
+
+
+class PolicyLayer(BaseAugmentation):
+    """Base of the policy layers: a program of ops per image, run by `tfaug.policies.engine`.
+
+    Args:
+        fill_value: fill of the area uncovered by geometric ops and of cutout boxes, in uint8 levels
+            (0..255, mapped into `value_range`). Default 128 (mid-gray).
+        interpolation: `"nearest"` (default, as PIL's default) or `"bilinear"`.
+    """
+
+    uses_value_range = True
+
+    def __init__(self, fill_value=128, interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        self.fill_value = v.check_range("fill_value", (fill_value, fill_value), 0, 255)[0]
+        self.interpolation = v.check_choice("interpolation", interpolation, INTERPOLATIONS)
+
+    #: Op table of the layer (op_ids index into it). Set by subclasses.
+    op_table = ()
+
+    def signs(self, seed, shape):
+        return tf.where(tfr.bernoulli(seed, shape, 0.5), 1.0, -1.0)
+
+    def arguments(self, op_ids, fraction, sign, scale, height, width):
+        """Each image's argument for the op it chose in each slot (tables are tiny: all ops, then pick)."""
+        table = tf.stack(
+            [levels.argument(name, fraction, sign, scale, height, width) for name in self.op_table], axis=-1
+        )
+        return tf.gather(table, tf.maximum(op_ids, 0), batch_dims=op_ids.shape.rank)
+
+    def centers(self, seed, shape, height, width):
+        cy_seed, cx_seed = tf.unstack(tfr.split_seed(seed, 2))
+        return tf.stack([tfr.randint(cy_seed, shape, 0, height), tfr.randint(cx_seed, shape, 0, width)], axis=-1)
+
+    def broadcast_program(self, program, batch_size):
+        if not self.batchwise:
+            return program
+        return {k: tf.repeat(t, batch_size, axis=0) for k, t in program.items()}
+
+    def transform_images(self, images, transformation):
+        if "color" in self.op_table and images.shape[-1] not in (None, 3):
+            raise ValueError(
+                f"{type(self).__name__}: the `color` op needs RGB `images` with 3 channels, got shape "
+                f"{images.shape}; drop `color` from the ops or pass RGB images."
+            )
+        t = transformation
+        return engine.apply_program(
+            images,
+            t["op_ids"],
+            t["arguments"],
+            t["centers"],
+            ops=tuple(self.op_table),
+            value_range=tuple(self.value_range),
+            fill_level=float(self.fill_value),
+            interpolation=self.interpolation,
+            chunk=engine.chunk_size_for(images.shape[0]),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(fill_value=self.fill_value, interpolation=self.interpolation)
+        return config
