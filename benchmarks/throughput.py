@@ -57,6 +57,10 @@ def cases(only=None):
         ("tfaug", "tfaug MixUpCutMix", lambda: _tfaug_mixing(tfaug.MixUpCutMix(seed=0))),
         ("tfaug", "tfaug RandomErasing (p=1)", lambda: _images_only(tfaug.RandomErasing(probability=1.0, seed=0))),
         ("tfaug", "tfaug Cutout", lambda: _images_only(tfaug.Cutout(size=0.5, seed=0))),
+        ("tfaug", "tfaug RandAugment(2, 9)", lambda: _images_only(tfaug.RandAugment(seed=0))),
+        ("tfaug", "tfaug AutoAugment (imagenet)", lambda: _images_only(tfaug.AutoAugment(seed=0))),
+        ("tfaug", "tfaug TrivialAugmentWide", lambda: _images_only(tfaug.TrivialAugmentWide(seed=0))),
+        ("tfaug", "tfaug AugMix", lambda: _images_only(tfaug.AugMix(seed=0))),
         ("keras", "keras.layers.CutMix", lambda: _with_labels(keras.layers.CutMix(seed=0))),
         ("keras", "keras.layers.MixUp", lambda: _with_labels(keras.layers.MixUp(seed=0))),
         (
@@ -64,12 +68,23 @@ def cases(only=None):
             "keras.layers.RandomErasing (factor=1)",
             lambda: _images_only(keras.layers.RandomErasing(factor=1.0, seed=0)),
         ),
+        (
+            "keras",
+            "keras.layers.RandAugment",
+            lambda: _images_only(keras.layers.RandAugment(value_range=(0, 255), seed=0)),
+        ),
+        ("keras", "keras.layers.AugMix", lambda: _images_only(keras.layers.AugMix(value_range=(0, 255), seed=0))),
         ("keras_cv", "keras_cv CutMix", lambda: _with_labels(_keras_cv().layers.CutMix(seed=0))),
         ("keras_cv", "keras_cv MixUp", lambda: _with_labels(_keras_cv().layers.MixUp(seed=0))),
         (
             "keras_cv",
             "keras_cv RandomCutout (0.5)",
             lambda: _images_only(_keras_cv().layers.RandomCutout(0.5, 0.5, seed=0)),
+        ),
+        (
+            "keras_cv",
+            "keras_cv RandAugment",
+            lambda: _images_only(_keras_cv().layers.RandAugment(value_range=(0, 255), seed=0)),
         ),
     ]
     built = []

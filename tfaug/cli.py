@@ -24,6 +24,10 @@ AUGMENTATIONS = {
         "Random Erasing, noise fill",
     ),
     "label_smoothing": (lambda k, seed: _layers().LabelSmoothing(0.1, num_classes=k), "label smoothing 0.1"),
+    "randaugment": (lambda k, seed: _layers().RandAugment(seed=seed), "RandAugment, 2 ops at magnitude 9 (timm m9)"),
+    "autoaugment": (lambda k, seed: _layers().AutoAugment("imagenet", seed=seed), "AutoAugment, ImageNet policy"),
+    "trivialaugment": (lambda k, seed: _layers().TrivialAugmentWide(seed=seed), "TrivialAugment Wide"),
+    "augmix": (lambda k, seed: _layers().AugMix(seed=seed), "AugMix, severity 3, width 3"),
 }
 
 
