@@ -23,6 +23,12 @@ class ErasingLayer(BaseAugmentation):
         """`[B, N, C]` float tensor of `fill_value` (a number or one value per channel)."""
         fill = tf.constant(self.fill_value, tf.float32)
         if fill.shape.rank == 1 and fill.shape[0] not in (1, None):
+            static_channels = tf.get_static_value(channels)
+            if static_channels is not None and static_channels != fill.shape[0]:
+                raise ValueError(
+                    f"`fill_value` needs one value per image channel: got {len(self.fill_value)} values "
+                    f"{self.fill_value} for images with {static_channels} channels."
+                )
             tf.debugging.assert_equal(
                 channels, fill.shape[0], message="`fill_value` needs one value per image channel"
             )
