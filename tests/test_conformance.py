@@ -411,3 +411,15 @@ def test_layers_run_in_tf_data_under_the_numpy_backend(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "numpy backend ok" in result.stdout
+
+
+def test_symbolic_outputs_describe_what_a_call_returns():
+    """In a functional model, outputs keep the images' dtype and labels become dense float32 [B, K]."""
+    images = keras.Input((8, 12, 3), dtype="uint8")
+    sparse = keras.Input((), dtype="int32")
+    mixed_images, mixed_labels = tfaug.layers.MixUpCutMix(num_classes=5, seed=0)((images, sparse))
+    assert mixed_images.dtype == "uint8" and tuple(mixed_images.shape) == (None, 8, 12, 3)
+    assert mixed_labels.dtype == "float32" and tuple(mixed_labels.shape) == (None, 5)
+    out = tfaug.layers.CutMix(num_classes=5, seed=0)({"images": images, "labels": sparse})
+    assert tuple(out["labels"].shape) == (None, 5)
+    assert tfaug.layers.RandAugment(seed=0)(images).dtype == "uint8"

@@ -127,6 +127,28 @@ class BaseAugmentation(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        """Symbolic outputs: the inputs' specs, with labels dense float when the layer changes them."""
+
+        def same(x):
+            return keras.KerasTensor(x.shape, dtype=x.dtype)
+
+        def dense_labels(labels):
+            dtype = str(labels.dtype)
+            is_integer = "int" in dtype
+            sparse = is_integer and (len(labels.shape) == 1 or (len(labels.shape) == 2 and labels.shape[-1] == 1))
+            if sparse:
+                return keras.KerasTensor((labels.shape[0], self.num_classes), dtype="float32")
+            return keras.KerasTensor(labels.shape, dtype="float32" if is_integer else dtype)
+
+        if not self.transforms_labels:
+            return keras.tree.map_structure(same, inputs)
+        if isinstance(inputs, dict):
+            return {key: dense_labels(value) if key == LABELS else same(value) for key, value in inputs.items()}
+        if isinstance(inputs, (tuple, list)) and len(inputs) == 2:
+            return (same(inputs[0]), dense_labels(inputs[1]))
+        return same(inputs)
+
     def get_config(self):
         config = super().get_config()
         config.update(
