@@ -6,6 +6,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPU devices, so MirroredStrategy tests can run two replicas in this one process. This must
+# happen before TensorFlow initialises its devices, hence here, at collection time.
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
 PHOTO_NAMES = ("astronaut", "coffee", "chelsea", "rocket")
 
