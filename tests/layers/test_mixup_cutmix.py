@@ -217,23 +217,6 @@ def test_sparse_labels_become_one_hot(shape):
     np.testing.assert_array_equal(labels.numpy(), np.eye(3, dtype=np.float32)[ids.reshape(-1)])
 
 
-def test_same_seed_same_output_and_calls_differ(small_photos):
-    labels = np.eye(4, dtype=np.float32)
-    a, b = MixUpCutMix(seed=13), MixUpCutMix(seed=13)
-    first_a, first_b = a((small_photos, labels)), b((small_photos, labels))
-    second_a, second_b = a((small_photos, labels)), b((small_photos, labels))
-    for x, y in zip(first_a + second_a, first_b + second_b):
-        np.testing.assert_array_equal(x.numpy(), y.numpy())
-    assert not np.array_equal(first_a[1].numpy(), second_a[1].numpy())
-
-
-def test_training_false_is_identity(small_photos):
-    labels = np.eye(4, dtype=np.float32)
-    images, out_labels = MixUpCutMix(seed=0)((small_photos, labels), training=False)
-    np.testing.assert_array_equal(np.asarray(images), small_photos)
-    np.testing.assert_array_equal(np.asarray(out_labels), labels)
-
-
 def test_odd_batch_of_three():
     images, labels = coded(3), np.eye(3, dtype=np.float32)
     out, mixed = MixUpCutMix(label_smoothing=0.0, seed=14)((images, labels))

@@ -55,12 +55,15 @@ class PolicyLayer(BaseAugmentation):
                 f"{type(self).__name__}: the `color` op needs RGB `images` with 3 channels, got shape "
                 f"{images.shape}; drop `color` from the ops or pass RGB images."
             )
-        t = transformation
+        return self.run_program(images, transformation)
+
+    def run_program(self, images, program):
+        """Runs a drawn program (`op_ids`, `arguments`, `centers`, one row per image) on `images`."""
         return engine.apply_program(
             images,
-            t["op_ids"],
-            t["arguments"],
-            t["centers"],
+            program["op_ids"],
+            program["arguments"],
+            program["centers"],
             ops=tuple(self.op_table),
             value_range=tuple(self.value_range),
             fill_level=float(self.fill_value),

@@ -8,7 +8,6 @@ from tfaug import ops as tfops
 from tfaug import random as tfr
 from tfaug.layers._policy import PolicyLayer
 from tfaug.ops._xla import fused
-from tfaug.policies import engine
 
 #: The paper's ops: no colour enhancers (they overlap the ImageNet-C corruptions).
 OPS = (
@@ -114,18 +113,7 @@ class AugMix(PolicyLayer):
     def transform_images(self, images, transformation):
         t = transformation
         batch = tf.shape(images)[0]
-        tiled = tf.tile(images, [self.width, 1, 1, 1])
-        chains = engine.apply_program(
-            tiled,
-            t["op_ids"],
-            t["arguments"],
-            t["centers"],
-            ops=tuple(self.op_table),
-            value_range=tuple(self.value_range),
-            fill_level=float(self.fill_value),
-            interpolation=self.interpolation,
-            chunk=engine.chunk_size_for(None if images.shape[0] is None else images.shape[0] * self.width),
-        )
+        chains = self.run_program(tf.tile(images, [self.width, 1, 1, 1]), t)
         return _mix(images, tf.reshape(chains, tf.concat([[self.width, batch], tf.shape(images)[1:]], 0)),
                     t["chain_weights"], t["skip_weight"])
 
