@@ -2,3 +2,4 @@ from recipes.data import DatasetInfo, few_labels, info, load  # noqa: F401
 from recipes.tta import TTAClassifier, view_names, views  # noqa: F401
 from recipes.distillation import Distiller  # noqa: F401
 from recipes.losses import DistillationKL  # noqa: F401
+from recipes.transfer import TransferClassifier, build_classifier, fit_transfer  # noqa: F401
