@@ -322,6 +322,45 @@ def test_vectorised_and_shape_polymorphic():
         assert concrete(x, identity_matrix(shape[0])).shape == shape
 
 
+def test_identity_batch_skips_resampling(small_photos):
+    x = tf.constant(small_photos)
+    eye = identity_matrix(4)
+    assert transform(x, eye, "bilinear") is x  # eagerly, the tf.cond returns the input itself
+    np.testing.assert_array_equal(transform(x[..., 0], eye[0]).numpy(), small_photos[..., 0])  # masks
+    # The kernel the cond skips is exact on identities too (a batch with any other matrix runs it).
+    mixed = translate_x_matrix([0.0, 0.0, 3.0, 0.0])
+    for interpolation in ("nearest", "bilinear"):
+        np.testing.assert_array_equal(geometry._transform(x, eye, interpolation, 128).numpy(), small_photos)
+        out = transform(x, mixed, interpolation).numpy()
+        np.testing.assert_array_equal(out[[0, 1, 3]], small_photos[[0, 1, 3]])
+        np.testing.assert_array_equal(out[2, :, :-3], small_photos[2, :, 3:])
+        # Under jit_compile the cond is an XLA conditional: both branches compile.
+        compiled = tf.function(lambda a, m: transform(a, m, interpolation), jit_compile=True)
+        np.testing.assert_array_equal(compiled(x, eye).numpy(), small_photos)
+        np.testing.assert_array_equal(compiled(x, mixed).numpy(), out)
+
+
+def test_source_points_are_the_documented_float32_product(rng):
+    # fma(m01, y, m00 * x) + m02 (then divided by the third row): what the float32 matmul `M @ (x, y, 1)`
+    # used to give on CPU, so the samples (and the ties of nearest) did not move. Checked in float64.
+    m = rng.normal(size=(6, 3, 3)).astype(np.float32) * [[20, 20, 50], [20, 20, 50], [0.01, 0.01, 1]]
+    m[:3, 2] = [0, 0, 1]  # affine ones too
+    m = m.astype(np.float32)
+    centres = np.arange(9, dtype=np.float32) + 0.5
+    ys, xs = np.meshgrid(centres[:7], centres, indexing="ij")
+
+    def row(k):
+        first = (m[:, k, 0, None, None] * xs).astype(np.float64)
+        second = m[:, k, 1, None, None].astype(np.float64) * ys.astype(np.float64)
+        return (first + second).astype(np.float32) + m[:, k, 2, None, None]
+
+    expected = (row(0) / row(2), row(1) / row(2))
+    for source_points in (geometry._source_points, tf.function(geometry._source_points, jit_compile=True)):
+        got = source_points(tf.constant(m), 6, 7, 9)
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(g.numpy(), e)
+
+
 def test_fill_value_per_channel_and_per_image_and_masks(small_photos):
     x = small_photos[:2]
     gone = translate_x_matrix([100.0, 100.0])

@@ -19,10 +19,12 @@ matrices composes the maps. TensorFlow's op puts pixel centres at integer coordi
 
 `transform` does not call `ImageProjectiveTransformV3`: that op has no XLA kernel (it fails under
 `jit_compile=True`), so the sampler is written with gathers and compiles like every other kernel here.
+Its cost on CPU is the gathers' scattered reads; the index arithmetic is computed once per pixel.
 """
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from tfaug.ops._xla import fused
@@ -153,54 +155,103 @@ def _check_transform_args(images, matrices, interpolation):
         raise ValueError(f"`matrices` must be [B, 3, 3] (or [3, 3]), got shape {matrices.shape.as_list()}.")
 
 
-def _gather(flat, row, col, width):
-    """`flat[b, row[b, n] * width + col[b, n]]` for every `b, n`: `[B, N, C]`."""
-    return tf.gather(flat, row * width + col, batch_dims=1)
+def _materialize(x):
+    """`x` unchanged (int32), but computed into a buffer of its own before the gathers that read it.
+
+    XLA fuses cheap elementwise producers into a gather and evaluates them once per gathered element, so
+    an index computed from the coordinates would be recomputed for every channel (about twice slower).
+    A reduction is not fused into a consumer; this one (a max with the smallest int32) is the identity.
+    """
+    return tf.reduce_max(tf.stack([x, tf.fill(tf.shape(x), tf.int32.min)], axis=-1), axis=-1)
+
+
+def _source_points(matrices, batch, height, width):
+    """The input point `(x, y)` sampled by every output pixel centre: two float32 `[B, H, W]`.
+
+    Computed from `[B, 1, 1]` coefficients and `[1, H, 1]` / `[1, 1, W]` pixel centres (no per-pixel
+    matmul), rounded as the float32 matmul `M @ (x, y, 1)` rounds on CPU (TensorFlow's and XLA's dot
+    kernels fuse the first multiply-add): `fma(m01, y, m00 * x) + m02`, then divided by the third row.
+    So the samples, nearest's ties included, are those of the matmul this replaced. The fused
+    multiply-add is emulated in float64, where `m01 * y` is exact.
+    """
+    h = tf.cast(height, tf.float32)
+    w = tf.cast(width, tf.float32)
+    m = tf.reshape(tf.broadcast_to(tf.cast(matrices, tf.float32), [batch, 3, 3]), [batch, 3, 3, 1, 1])
+    xs = (tf.range(w) + 0.5)[None, None, :]
+    ys = tf.cast((tf.range(h) + 0.5)[None, :, None], tf.float64)
+
+    def row(k):
+        first = tf.cast(m[:, k, 0] * xs, tf.float64)  # [B, 1, W]
+        second = tf.cast(m[:, k, 1], tf.float64) * ys  # [B, H, 1], exact
+        return tf.cast(first + second, tf.float32) + m[:, k, 2]
+
+    z = row(2)
+    return row(0) / z, row(1) / z
 
 
 @fused
 def _transform(images, matrices, interpolation, fill_value):
+    """The resampling kernel (XLA); `images` `[B, H, W, C]`, `matrices` `[B, 3, 3]` or `[3, 3]`.
+
+    The batch is one `[B * H * W, C]` table and every output pixel gathers whole rows of it (its C
+    channels at once) with one flat int32 index, `(b * H + row) * W + col`.
+    """
     shape = tf.shape(images)
     batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
     h = tf.cast(height, tf.float32)
     w = tf.cast(width, tf.float32)
-    matrices = tf.broadcast_to(tf.cast(matrices, tf.float32), [batch, 3, 3])
-
-    # Output pixel centres as homogeneous points [3, H * W], mapped per image: [B, 3, H * W].
-    ys, xs = tf.meshgrid(tf.range(h) + 0.5, tf.range(w) + 0.5, indexing="ij")
-    points = tf.stack([tf.reshape(xs, [-1]), tf.reshape(ys, [-1]), tf.ones([height * width])])
-    mapped = tf.linalg.matmul(matrices, points)
-    x = mapped[:, 0] / mapped[:, 2]
-    y = mapped[:, 1] / mapped[:, 2]
-    inside = (x >= 0.0) & (x < w) & (y >= 0.0) & (y < h)
-
-    flat = tf.reshape(images, [batch, height * width, channels])
+    x, y = _source_points(matrices, batch, height, width)
+    table = tf.reshape(images, [-1, channels])
+    first_row = tf.range(batch)[:, None, None] * height  # [B, 1, 1]: the table row of each image's (0, 0)
     fill = tf.convert_to_tensor(fill_value)
     fill = tf.cast(fill, compute_dtype(fill.dtype) if fill.dtype.is_floating else tf.float32)
     if fill.shape.rank == 2:  # per-image colours [B, C]
-        fill = fill[:, None, :]
+        fill = fill[:, None, None, :]
     if interpolation == "nearest":
-        # No arithmetic on pixels: exact for every dtype. Clipping in float keeps far-away (or inf)
-        # coordinates from overflowing the int cast; those pixels are filled anyway.
-        col = tf.cast(tf.clip_by_value(tf.floor(x), 0.0, w - 1.0), tf.int32)
-        row = tf.cast(tf.clip_by_value(tf.floor(y), 0.0, h - 1.0), tf.int32)
-        out = tf.where(inside[..., None], _gather(flat, row, col, width), from_float(fill, images.dtype))
-    else:
-        flat = to_float(flat)
-        x = x - 0.5
-        y = y - 0.5
-        x0, y0 = tf.floor(x), tf.floor(y)
-        dx = tf.cast(x - x0, flat.dtype)[..., None]
-        dy = tf.cast(y - y0, flat.dtype)[..., None]
-        col0 = tf.cast(tf.clip_by_value(x0, 0.0, w - 1.0), tf.int32)
-        col1 = tf.cast(tf.clip_by_value(x0 + 1.0, 0.0, w - 1.0), tf.int32)
-        row0 = tf.cast(tf.clip_by_value(y0, 0.0, h - 1.0), tf.int32)
-        row1 = tf.cast(tf.clip_by_value(y0 + 1.0, 0.0, h - 1.0), tf.int32)
-        top = _gather(flat, row0, col0, width) * (1.0 - dx) + _gather(flat, row0, col1, width) * dx
-        bottom = _gather(flat, row1, col0, width) * (1.0 - dx) + _gather(flat, row1, col1, width) * dx
-        value = top * (1.0 - dy) + bottom * dy
-        out = from_float(tf.where(inside[..., None], value, tf.cast(fill, value.dtype)), images.dtype)
-    return tf.reshape(out, shape)
+        # No arithmetic on pixels: exact for every dtype. `floor(x)` is in [0, W) exactly when `x` is
+        # (NaN in neither); testing it rather than `x` leaves `x` one use, so XLA computes the divisions
+        # and the index in one pass. Clipping in float keeps far-away (or inf) coordinates from
+        # overflowing the int cast; those pixels are filled anyway.
+        fx, fy = tf.floor(x), tf.floor(y)
+        inside = (fx >= 0.0) & (fx < w) & (fy >= 0.0) & (fy < h)
+        col = tf.cast(tf.clip_by_value(fx, 0.0, w - 1.0), tf.int32)
+        row = tf.cast(tf.clip_by_value(fy, 0.0, h - 1.0), tf.int32)
+        index = _materialize(tf.where(inside, (first_row + row) * width + col, -1))  # -1: fill
+        pixels = tf.gather(table, tf.maximum(index, 0))
+        out = tf.where((index >= 0)[..., None], pixels, from_float(fill, images.dtype))
+        return tf.reshape(out, shape)
+    inside = (x >= 0.0) & (x < w) & (y >= 0.0) & (y < h)
+    x = x - 0.5
+    y = y - 0.5
+    x0, y0 = tf.floor(x), tf.floor(y)
+    dtype = compute_dtype(images.dtype)
+    dx = tf.cast(x - x0, dtype)[..., None]
+    dy = tf.cast(y - y0, dtype)[..., None]
+    col0 = tf.cast(tf.clip_by_value(x0, 0.0, w - 1.0), tf.int32)
+    col1 = tf.cast(tf.clip_by_value(x0 + 1.0, 0.0, w - 1.0), tf.int32)
+    row0 = (first_row + tf.cast(tf.clip_by_value(y0, 0.0, h - 1.0), tf.int32)) * width
+    row1 = (first_row + tf.cast(tf.clip_by_value(y0 + 1.0, 0.0, h - 1.0), tf.int32)) * width
+
+    def gather(index):
+        return to_float(tf.gather(table, index))
+
+    top = gather(row0 + col0) * (1.0 - dx) + gather(row0 + col1) * dx
+    bottom = gather(row1 + col0) * (1.0 - dx) + gather(row1 + col1) * dx
+    value = top * (1.0 - dy) + bottom * dy
+    # The same test as `inside[..., None]`, written to vary along the channels: a condition constant
+    # across a pixel's channels makes LLVM split the channel loop in two branches (non-trivial loop
+    # unswitching), which stops it from vectorising the kernel (1.2 to 2 times slower).
+    inside = tf.cast(inside, tf.int32)[..., None] * channels + tf.range(channels) >= channels
+    out = tf.where(inside, value, tf.cast(fill, value.dtype))
+    return tf.reshape(from_float(out, images.dtype), shape)
+
+
+_EYE = np.eye(3, dtype=np.float32)
+
+
+def _is_identity(matrices):
+    """Scalar bool: every matrix is exactly the identity (as the float32 the kernel computes with)."""
+    return tf.reduce_all(tf.equal(tf.cast(matrices, tf.float32), _EYE))
 
 
 def transform(images, matrices, interpolation="nearest", fill_value=128):
@@ -216,7 +267,8 @@ def transform(images, matrices, interpolation="nearest", fill_value=128):
             (default 128, gray for uint8; use 0.5 for floats in [0, 1]): a scalar, `[C]` or `[B, C]`.
 
     Returns:
-        The transformed images, same shape and dtype.
+        The transformed images, same shape and dtype. A batch of identity matrices returns `images`
+        without resampling (a `tf.cond`, so also under `jit_compile`).
 
     Raises:
         ValueError: for an unknown `interpolation` or badly shaped `images` / `matrices`.
@@ -230,9 +282,13 @@ def transform(images, matrices, interpolation="nearest", fill_value=128):
     images = tf.convert_to_tensor(images)
     matrices = tf.convert_to_tensor(matrices)
     _check_transform_args(images, matrices, interpolation)
-    if images.shape.rank == 3:
-        return _transform(images[..., None], matrices, interpolation, fill_value)[..., 0]
-    return _transform(images, matrices, interpolation, fill_value)
+
+    def resample():
+        if images.shape.rank == 3:
+            return _transform(images[..., None], matrices, interpolation, fill_value)[..., 0]
+        return _transform(images, matrices, interpolation, fill_value)
+
+    return tf.cond(_is_identity(matrices), lambda: images, resample)
 
 
 def _batch_param(images, value):
