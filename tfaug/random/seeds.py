@@ -45,9 +45,18 @@ class SeedGenerator:
             )
 
     def next(self):
-        """Returns a `[2]` int64 seed tensor and advances the counter."""
+        """Returns a `[2]` int64 seed tensor and advances the counter.
+
+        Under a `tf.distribute` strategy each replica keeps its own counter; the replica id is folded into
+        the seed so that replicas draw different parameters for their shares of the global batch.
+        """
         count = self._count.assign_add(1)
-        return tf.stack([tf.constant(self.seed, _SEED_DTYPE), count])
+        seed = tf.stack([tf.constant(self.seed, _SEED_DTYPE), count])
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
+            seed = tf.random.experimental.stateless_fold_in(seed, replica)
+        return seed
 
     def for_index(self, index):
         """Returns the seed for element `index` of a dataset (counter-free, order-independent)."""
