@@ -6,10 +6,12 @@ be an image tensor, `(images, labels)` or a dict, exactly as for the layers.
 
 Seeds: the function keeps a call counter, so the n-th batch it sees gets the n-th seed. With a parallel
 `map` the order in which batches reach the counter can vary; for bit-reproducible parallel pipelines
-put `enumerate()` before `map`: the element index then picks the seed.
+put `enumerate()` before `map`: the element index then picks the seed. Enumerate after `repeat()`
+(or shift the index by the epoch): `enumerate()` restarts at 0 on every pass, so without it every
+epoch would get the same draws.
 
     >>> ds = ds.batch(64).map(tfaug.data.cutmix(alpha=1.0, num_classes=10, seed=0))
-    >>> ds = ds.batch(64).enumerate().map(tfaug.data.mixup(seed=0), num_parallel_calls=tf.data.AUTOTUNE)
+    >>> ds = ds.batch(64).repeat().enumerate().map(tfaug.data.mixup(seed=0), num_parallel_calls=tf.data.AUTOTUNE)
 """
 
 import tensorflow as tf
