@@ -6,6 +6,11 @@ compile. `apply_to_selected` does the work in a `tf.while_loop` over chunks of `
 images (static shapes), so the cost follows the number of images that chose the op, and scatters the
 results back. The last chunk is padded with a repeat of the last selected image, whose result is
 identical, so duplicate scatter indices all carry the same value.
+
+When `output` itself is one of `tensors` (an in-place kernel), its chunks are read from the loop's running
+output rather than from the input: every selected row belongs to one chunk and is read before it is
+written, so the values are the same, and inside XLA the loop then updates the buffer in place instead of
+keeping a copy of the input alive beside it (a full copy of the batch per loop).
 """
 
 import tensorflow as tf
@@ -32,13 +37,37 @@ def apply_to_selected(fn, selected, tensors, output, chunk_size):
         `output` with the selected rows replaced.
     """
     order, count = _selected_order(selected)
+    return apply_to_rows(fn, order, 0, count, tensors, output, chunk_size)
+
+
+def group_rows(groups, num_groups):
+    """Rows grouped by their group id, for `apply_to_rows`: one sort for several kernels.
+
+    Args:
+        groups: int32 `[B]`, ids in `[0, num_groups)`; other values (such as -1) belong to no group.
+        num_groups: static int.
+
+    Returns:
+        `(order, starts, counts)`: `order` `[B]` lists the rows by group (stable), group `k` being
+        `order[starts[k]:starts[k] + counts[k]]`.
+    """
+    groups = tf.convert_to_tensor(groups, tf.int32)
+    order = tf.argsort(groups, stable=True)
+    ids = tf.range(num_groups, dtype=tf.int32)[:, None]
+    starts = tf.reduce_sum(tf.cast(groups[None, :] < ids, tf.int32), axis=1)
+    counts = tf.reduce_sum(tf.cast(groups[None, :] == ids, tf.int32), axis=1)
+    return order, starts, counts
+
+
+def apply_to_rows(fn, order, start, count, tensors, output, chunk_size):
+    """`apply_to_selected` for the rows `order[start:start + count]` (distinct row indices)."""
     num_chunks = (count + chunk_size - 1) // chunk_size
     offsets = tf.range(chunk_size, dtype=tf.int32)
 
     def body(i, out):
-        position = tf.minimum(i * chunk_size + offsets, count - 1)
+        position = start + tf.minimum(i * chunk_size + offsets, count - 1)
         index = tf.gather(order, position)
-        result = fn(*[tf.gather(t, index) for t in tensors])
+        result = fn(*[tf.gather(out if t is output else t, index) for t in tensors])
         return i + 1, tf.tensor_scatter_nd_update(out, index[:, None], tf.cast(result, out.dtype))
 
     _, output = tf.while_loop(lambda i, _: i < num_chunks, body, (tf.constant(0), output))

@@ -6,22 +6,25 @@ A program gives every image one op per slot: `op_ids[i, s]` indexes the layer's 
 
 The program runs on uint8 levels, as PIL does: float images are rounded to the nearest of 256 levels of
 their `value_range` on the way in and mapped back on the way out, so every input dtype gets the uint8
-result (bit-exact with PIL for the point and colour ops). Per slot:
+result (bit-exact with PIL for the point and colour ops). The whole program is one XLA computation:
 
 1. Point ops (invert, posterize, solarize, solarize_add, brightness, contrast, auto_contrast, equalize)
-   are lookup tables: each image gets its op's `[C, 256]` table (the identity for other ops) and the
-   whole batch goes through one gather. The statistics a table needs (gray mean, channel extremes,
-   histograms) are computed only for the images that chose contrast / auto_contrast / equalize.
+   are lookup tables. Each image carries a *pending* `[C, 256]` table, the composition of its point ops
+   so far (the identity at first); a slot's point op composes its table onto it, so consecutive point
+   ops of all slots cost one gather over the batch, at the end. The statistics a table needs (gray mean,
+   channel extremes, histograms) are computed only for the images that chose contrast / auto_contrast /
+   equalize, on their current pixels (stored levels through the pending table).
 2. Colour, sharpness and cutout run only on the images that chose them
-   (`tfaug.ops.selection.apply_to_selected`, fixed-size chunks, XLA-compatible).
+   (`tfaug.ops.selection.apply_to_selected`, fixed-size chunks): they read the stored levels through the
+   pending table, store their result and reset that image's pending table to the identity.
 3. Geometric ops of all slots compose into one matrix per image, resampled once at the end
-   (`tfaug.ops.geometry.transform`), so an image that rotates and shears is interpolated once. This
-   moves geometric ops after the image's pixel ops (the same result except in the fill area, which keeps
-   `fill_value`).
+   (`tfaug.ops.geometry.transform`) for the images that chose any, so an image that rotates and shears is
+   interpolated once. This moves geometric ops after the image's pixel ops (the same result except in
+   the fill area, which keeps `fill_value`).
 
-No op is computed for every image and then discarded. Each step is its own XLA cluster: inside one
-cluster XLA would fuse the small lookup-table computation into the per-pixel gather and redo it for
-every pixel.
+No op is computed for every image and then discarded. Inside one XLA computation XLA would fuse a small
+lookup-table computation into the per-pixel gather that reads it and redo it for every pixel; every
+table is therefore materialised (`_materialize`) before a gather reads it.
 """
 
 import tensorflow as tf
@@ -44,11 +47,14 @@ from tfaug.ops.histogram import _auto_contrast_lut
 from tfaug.ops.histogram import _equalize_lut
 from tfaug.ops.histogram import _histogram
 from tfaug.ops._xla import fused
-from tfaug.ops.selection import apply_to_selected
+from tfaug.ops.selection import apply_to_rows
+from tfaug.ops.selection import group_rows
 from tfaug.policies.levels import GEOMETRIC
 
 #: Ops whose result is a per-image lookup table of the (current) image.
 POINT_OPS = ("invert", "posterize", "solarize", "solarize_add", "brightness", "contrast", "auto_contrast", "equalize")
+#: Point ops whose table needs statistics of the image.
+STATISTIC_OPS = ("contrast", "auto_contrast", "equalize")
 #: Ops run on the images that chose them only.
 SELECTED_OPS = ("color", "sharpness", "cutout")
 
@@ -88,6 +94,27 @@ def from_uint8_levels(levels, images, value_range):
     return from_float(x, images.dtype)
 
 
+def _materialize(t):
+    """`t`, computed into a buffer of its own: XLA does not fuse a scatter into its consumers.
+
+    Without it, XLA fuses a table's computation into the per-pixel gather that reads it and recomputes
+    the table for every pixel (about 20 times slower). The identity scatter is cheap on a `[B, C, 256]`.
+    """
+    rows = tf.shape(t)[0]
+    return tf.tensor_scatter_nd_update(tf.zeros_like(t), tf.range(rows)[:, None], t)
+
+
+def _identity_tables(batch, channels):
+    return tf.broadcast_to(tf.range(256, dtype=tf.int32)[None, None, :], tf.stack([batch, channels, 256]))
+
+
+def _lut(tables, levels):
+    """uint8 `tables[b, c, levels[b, h, w, c]]`; `tables` None is the identity."""
+    if tables is None:
+        return levels
+    return tf.cast(_apply_lut(tables, tf.cast(levels, tf.int32)), tf.uint8)
+
+
 def _gray_mean(levels):
     """PIL's `int(mean(gray) + 0.5)` per image, `[B]` int32 (exact integer form)."""
     gray = grayscale(levels, num_channels=1) if levels.shape[-1] == 3 else levels
@@ -101,45 +128,56 @@ def _extremes(levels):
     return tf.stack([tf.reduce_min(levels, axis=[1, 2]), tf.reduce_max(levels, axis=[1, 2])], axis=1)
 
 
-@fused
-def _lookup_tables(x, ops, ids, args, chunk):
-    """`[B, C, 256]` int32 table per image for the point op it chose (identity otherwise)."""
-    shape = tf.shape(x)
-    batch, channels = shape[0], shape[3]
+def _current(x, pending):
+    """The current levels of a chunk: stored levels through its pending tables, in a buffer of their own
+    (a kernel that reads a pixel several times must not redo the table lookup each time)."""
+    return x if pending is None else _materialize(_lut(pending, x))
+
+
+def _selected_rows(selected):
+    """`(order, start, count)` of the selected images, for `_on_rows`."""
+    order, starts, counts = group_rows(tf.cast(~selected, tf.int32), 1)
+    return order, starts[0], counts[0]
+
+
+def _on_rows(fn, rows, x, pending, extra, output, chunk):
+    """Writes `fn(current levels, *extra)` of the images `rows` (`(order, start, count)`) into `output`."""
+    if pending is None:
+        tensors, kernel = (x,) + extra, fn
+    else:
+        tensors, kernel = (x, pending) + extra, lambda xc, pc, *e: fn(_current(xc, pc), *e)
+    return apply_to_rows(kernel, *rows, tensors, output, chunk)
+
+
+def _point_table(name, batch, channels, args):
+    """`[B, C, 256]` int32 table of statistics-free point op `name` per image."""
     # A [B, 1, 256, C] "image" holding every level: a pointwise op applied to it is its table.
-    grid = tf.broadcast_to(tf.range(256, dtype=tf.int32)[None, None, :, None], tf.stack([batch, 1, 256, channels]))
-    grid_u8 = tf.cast(grid, tf.uint8)
-    tables = grid
-    for k, name in enumerate(ops):
-        if name not in POINT_OPS:
-            continue
-        chosen = tf.equal(ids, k)
-        if name == "invert":
-            table = tf.cast(invert(grid_u8), tf.int32)
-        elif name == "posterize":
-            table = tf.cast(posterize(grid_u8, tf.cast(args, tf.int32)), tf.int32)
-        elif name == "solarize":
-            table = tf.cast(solarize(grid_u8, args), tf.int32)
-        elif name == "solarize_add":
-            table = tf.cast(solarize_add(grid_u8, args, 128), tf.int32)
-        elif name == "brightness":
-            table = tf.cast(brightness(grid_u8, args), tf.int32)
-        elif name == "contrast":
-            mean = apply_to_selected(_gray_mean, chosen, (x,), tf.zeros([batch], tf.int32), chunk)
-            degenerate = tf.cast(tf.broadcast_to(mean[:, None, None, None], tf.shape(grid)), tf.uint8)
-            table = tf.cast(blend(grid_u8, degenerate, args), tf.int32)
-        elif name == "auto_contrast":
-            zeros = tf.zeros(tf.stack([batch, 2, channels]), x.dtype)
-            lo_hi = tf.cast(apply_to_selected(_extremes, chosen, (x,), zeros, chunk), tf.int32)
-            table = tf.transpose(_auto_contrast_lut(lo_hi[:, 0], lo_hi[:, 1]), [0, 2, 1])[:, None]
-        else:  # equalize
-            counts = apply_to_selected(
-                lambda xc: _histogram(tf.cast(xc, tf.int32)), chosen, (x,),
-                tf.zeros(tf.stack([batch, channels, 256]), tf.int32), chunk,
-            )
-            table = tf.transpose(_equalize_lut(counts), [0, 2, 1])[:, None]
-        tables = tf.where(chosen[:, None, None, None], table, tables)
-    return tf.transpose(tables[:, 0], [0, 2, 1])
+    grid = tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], tf.stack([batch, 1, 256, channels]))
+    if name == "invert":
+        table = invert(grid)
+    elif name == "posterize":
+        table = posterize(grid, tf.cast(args, tf.int32))
+    elif name == "solarize":
+        table = solarize(grid, args)
+    elif name == "solarize_add":
+        table = solarize_add(grid, args, 128)
+    else:  # brightness
+        table = brightness(grid, args)
+    return tf.transpose(tf.cast(table, tf.int32)[:, 0], [0, 2, 1])
+
+
+def _statistic_table(name, levels, args):
+    """`[N, C, 256]` int32 table of `contrast`, `auto_contrast` or `equalize` for uint8 `levels` `[N, H, W, C]`."""
+    if name == "contrast":
+        mean = _gray_mean(levels)
+        shape = tf.stack([tf.shape(levels)[0], 1, 256, tf.shape(levels)[3]])
+        grid = tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], shape)
+        degenerate = tf.cast(tf.broadcast_to(mean[:, None, None, None], shape), tf.uint8)
+        return tf.transpose(tf.cast(blend(grid, degenerate, args), tf.int32)[:, 0], [0, 2, 1])
+    if name == "auto_contrast":
+        lo_hi = tf.cast(_extremes(levels), tf.int32)
+        return _auto_contrast_lut(lo_hi[:, 0], lo_hi[:, 1])
+    return _equalize_lut(_histogram(tf.cast(levels, tf.int32)))
 
 
 def _cutout(xc, side, center, fill_level):
@@ -150,22 +188,61 @@ def _cutout(xc, side, center, fill_level):
     return fill_boxes(xc, boxes[:, None, :], fill)
 
 
-@fused
-def _apply_tables(x, tables):
-    return tf.cast(_apply_lut(tables, tf.cast(x, tf.int32)), tf.uint8)
-
-
-@fused
-def _run_selected(x, chosen, args, center, name, fill_level, chunk):
-    kernel = SELECTED_KERNELS[name]
-    return apply_to_selected(lambda xc, ac, cc: kernel(xc, ac, cc, fill_level), chosen, (x, args, center), x, chunk)
-
-
 SELECTED_KERNELS = {
     "color": lambda xc, a, c, fill: color(xc, a),
     "sharpness": lambda xc, a, c, fill: sharpness(xc, a),
     "cutout": _cutout,
 }
+
+
+@fused
+def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
+             channels):
+    # `fused` may trace with relaxed shapes: the slot and channel counts come from the caller.
+    images.set_shape([None, None, None, channels])
+    x = to_uint8_levels(images, value_range)
+    batch = tf.shape(x)[0]
+    identity = _identity_tables(batch, channels)
+    pending = None  # [B, C, 256] point ops not yet applied to x (None: the identity for all)
+    for s in range(slots):
+        ids, args, center = op_ids[:, s], arguments[:, s], centers[:, s]
+        order, starts, counts = group_rows(ids, len(ops))
+        tables = None
+        for k, name in enumerate(ops):
+            if name in POINT_OPS and name not in STATISTIC_OPS:
+                table = _point_table(name, batch, channels, args)
+                tables = tf.where(tf.equal(ids, k)[:, None, None], table, identity if tables is None else tables)
+        for k, name in enumerate(ops):
+            if name in STATISTIC_OPS:
+                # Each chosen image's table, from its current levels, written into `tables`.
+                tables = _on_rows(lambda xc, ac, name=name: _statistic_table(name, xc, ac), (order, starts[k], counts[k]),
+                                  x, pending, (args,), identity if tables is None else tables, chunk)
+        if tables is not None:
+            tables = _materialize(tables)
+            pending = tables if pending is None else _materialize(tf.gather(tables, pending, batch_dims=2))
+        reset = None  # images whose current levels were stored by a selected kernel
+        for k, name in enumerate(ops):
+            if name in SELECTED_KERNELS:
+                kernel = SELECTED_KERNELS[name]
+                x = _on_rows(lambda xc, ac, cc, kernel=kernel: kernel(xc, ac, cc, fill_level),
+                             (order, starts[k], counts[k]), x, pending, (args, center), x, chunk)
+                chosen = tf.equal(ids, k)
+                reset = chosen if reset is None else reset | chosen
+        if reset is not None and pending is not None:
+            pending = _materialize(tf.where(reset[:, None, None], identity, pending))
+    if matrix is not None:
+        # One resampling of the current levels of the images that chose a geometric op.
+        geometric = tf.reduce_any(
+            tf.equal(op_ids[:, :, None], [k for k, name in enumerate(ops) if name in GEOMETRIC]), axis=[1, 2]
+        )
+
+        def resample(xc, mc):
+            return geometry.transform(xc, mc, interpolation=interpolation, fill_value=fill_level)
+
+        x = _on_rows(resample, _selected_rows(geometric), x, pending, (matrix,), x, chunk)
+        if pending is not None:
+            pending = _materialize(tf.where(geometric[:, None, None], identity, pending))
+    return from_uint8_levels(_lut(pending, x), images, value_range)
 
 
 def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_level, interpolation, chunk):
@@ -182,25 +259,23 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
         interpolation: static `"nearest"` or `"bilinear"`.
         chunk: static chunk size for the selected-image loops.
     """
-    x = to_uint8_levels(images, value_range)
-    shape = tf.shape(x)
-    height, width = shape[1], shape[2]
-    has_point = any(name in POINT_OPS for name in ops)
+    images = tf.convert_to_tensor(images)
+    op_ids = tf.convert_to_tensor(op_ids)
+    if op_ids.shape.rank != 2 or op_ids.shape[1] is None:
+        raise ValueError(f"`op_ids` must be [batch, slots] with a static number of slots, got {op_ids.shape}.")
+    ops = tuple(ops)
+    slots = int(op_ids.shape[1])
+    # The matrices are computed here, outside the XLA computation, with TensorFlow's own sin and cos.
     matrix = None
-    for s in range(op_ids.shape[1]):
-        ids, args, center = op_ids[:, s], arguments[:, s], centers[:, s]
-        if has_point:
-            x = _apply_tables(x, _lookup_tables(x, ops, ids, args, chunk))
-        slot_matrix = None
-        for k, name in enumerate(ops):
-            chosen = tf.equal(ids, k)
-            if name in GEOMETRIC:
-                base = geometry.identity_matrix(shape[0]) if slot_matrix is None else slot_matrix
-                slot_matrix = tf.where(chosen[:, None, None], MATRICES[name](args, height, width), base)
-            elif name in SELECTED_KERNELS:
-                x = _run_selected(x, chosen, args, center, name, float(fill_level), chunk)
-        if slot_matrix is not None:
+    if any(name in GEOMETRIC for name in ops):
+        shape = tf.shape(images)
+        height, width = shape[1], shape[2]
+        for s in range(slots):
+            ids, args = op_ids[:, s], arguments[:, s]
+            slot_matrix = geometry.identity_matrix(shape[0])
+            for k, name in enumerate(ops):
+                if name in GEOMETRIC:
+                    slot_matrix = tf.where(tf.equal(ids, k)[:, None, None], MATRICES[name](args, height, width), slot_matrix)
             matrix = slot_matrix if matrix is None else geometry.compose(matrix, slot_matrix)
-    if matrix is not None:
-        x = geometry.transform(x, matrix, interpolation=interpolation, fill_value=float(fill_level))
-    return from_uint8_levels(x, images, value_range)
+    return _program(images, op_ids, arguments, centers, matrix, ops, tuple(value_range), float(fill_level),
+                    interpolation, int(chunk), slots, images.shape[-1])
