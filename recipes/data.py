@@ -31,6 +31,8 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from tfaug._validation import check_size
+
 SPLITS = ("all", "train", "test", "labeled", "unlabeled")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -82,7 +84,7 @@ def load(
     """
     source, argument = _parse_name(name)
     _check_split(split, source)
-    size = _check_size(size)
+    size = check_size(size)
     channels = _check_channels(channels)
     dtype = _check_dtype(dtype)
     if source != "tfds" and (data_dir is not None or download):
@@ -163,16 +165,6 @@ def _check_split(split, source):
         return
     if split not in SPLITS:
         raise ValueError(f"`split` must be one of {list(SPLITS)}, got {split!r}.")
-
-
-def _check_size(size):
-    if size is None:
-        return None
-    pair = (size, size) if isinstance(size, numbers.Integral) else size
-    ok = isinstance(pair, (tuple, list)) and len(pair) == 2
-    if not ok or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in pair):
-        raise ValueError(f"`size` must be None, a positive int or a (height, width) pair, got {size!r}.")
-    return (int(pair[0]), int(pair[1]))
 
 
 def _check_channels(channels):

@@ -38,6 +38,8 @@ import numbers
 import keras
 import tensorflow as tf
 
+from tfaug._validation import check_size
+
 VIEWS = ("identity", "flip", "five_crop", "ten_crop")
 _CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right", "center")
 
@@ -69,16 +71,6 @@ def _check_scales(scales):
         if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or scale <= 0:
             raise ValueError(f"`scales` must be a sequence of positive numbers, got {scales!r}.")
     return tuple(float(scale) for scale in scales)
-
-
-def _check_size(size):
-    if size is None:
-        return None
-    pair = (size, size) if isinstance(size, numbers.Integral) else size
-    ok = isinstance(pair, (tuple, list)) and len(pair) == 2
-    if not ok or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in pair):
-        raise ValueError(f"`size` must be None, a positive int or a (height, width) pair, got {size!r}.")
-    return (int(pair[0]), int(pair[1]))
 
 
 def _check_images(images):
@@ -175,7 +167,7 @@ def views(images, views=("identity", "flip"), crop_fraction=0.875, scales=(), si
         TensorShape([10, 2, 24, 40, 3])
     """
     names, scales = _check_views(views), _check_scales(scales)
-    crop_fraction, size = _check_crop_fraction(crop_fraction), _check_size(size)
+    crop_fraction, size = _check_crop_fraction(crop_fraction), check_size(size)
     images = _check_images(images)
     size = size or _spatial(images)
     flip = tf.image.flip_left_right
@@ -243,7 +235,7 @@ class TTAClassifier(keras.Model):
         self.crop_fraction = _check_crop_fraction(crop_fraction)
         self.scales = _check_scales(scales)
         self.from_logits = bool(from_logits)
-        self.size = _check_size(size) or _model_size(model)
+        self.size = check_size(size) or _model_size(model)
         self.view_names = view_names(self.views, self.scales)
 
     def build(self, input_shape):

@@ -71,3 +71,14 @@ def check_fill_value(fill_value, value_range):
     if isinstance(fill_value, (tuple, list)):
         return tuple(float(x) for x in fill_value)
     return float(fill_value)
+
+
+def check_size(size):
+    """None, a positive int, or a `(height, width)` pair of positive ints -> None or an int pair."""
+    if size is None:
+        return None
+    pair = (size, size) if isinstance(size, numbers.Integral) else size
+    ok = isinstance(pair, (tuple, list)) and len(pair) == 2
+    if not ok or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in pair):
+        raise ValueError(f"`size` must be None, a positive int or a (height, width) pair, got {size!r}.")
+    return (int(pair[0]), int(pair[1]))
