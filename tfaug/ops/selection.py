@@ -60,15 +60,23 @@ def group_rows(groups, num_groups):
 
 
 def apply_to_rows(fn, order, start, count, tensors, output, chunk_size):
-    """`apply_to_selected` for the rows `order[start:start + count]` (distinct row indices)."""
+    """`apply_to_selected` for the rows `order[start:start + count]` (distinct row indices).
+
+    `output` may also be a tuple of tensors, `fn` then returning a tuple of chunks, one per output.
+    """
     num_chunks = (count + chunk_size - 1) // chunk_size
     offsets = tf.range(chunk_size, dtype=tf.int32)
+    outputs = output if isinstance(output, tuple) else (output,)
 
-    def body(i, out):
+    def body(i, *outs):
         position = start + tf.minimum(i * chunk_size + offsets, count - 1)
         index = tf.gather(order, position)
-        result = fn(*[tf.gather(out if t is output else t, index) for t in tensors])
-        return i + 1, tf.tensor_scatter_nd_update(out, index[:, None], tf.cast(result, out.dtype))
+        # An output that is also an input is read from the running output (see the module docstring).
+        current = [next((o for o, init in zip(outs, outputs) if t is init), t) for t in tensors]
+        results = fn(*[tf.gather(t, index) for t in current])
+        results = results if isinstance(output, tuple) else (results,)
+        updated = [tf.tensor_scatter_nd_update(o, index[:, None], tf.cast(r, o.dtype)) for o, r in zip(outs, results)]
+        return (i + 1, *updated)
 
-    _, output = tf.while_loop(lambda i, _: i < num_chunks, body, (tf.constant(0), output))
-    return output
+    final = tf.while_loop(lambda i, *_: i < num_chunks, body, (tf.constant(0), *outputs))[1:]
+    return tuple(final) if isinstance(output, tuple) else final[0]

@@ -6,27 +6,32 @@ A program gives every image one op per slot: `op_ids[i, s]` indexes the layer's 
 
 The program runs on uint8 levels, as PIL does: float images are rounded to the nearest of 256 levels of
 their `value_range` on the way in and mapped back on the way out, so every input dtype gets the uint8
-result (bit-exact with PIL for the point and colour ops). The whole program is one XLA computation:
+result (bit-exact with PIL for the point and colour ops). The whole program is one XLA computation
+(`_program`), so its loops update the batch in place; a float batch is read once (quantised) and written
+once (the last pass, fused with the table lookup):
 
 1. Point ops (invert, posterize, solarize, solarize_add, brightness, contrast, auto_contrast, equalize)
    are lookup tables. Each image carries a *pending* `[C, 256]` table, the composition of its point ops
-   so far (the identity at first); a slot's point op composes its table onto it, so consecutive point
-   ops of all slots cost one gather over the batch, at the end. The statistics a table needs (gray mean,
-   channel extremes, histograms) are computed only for the images that chose contrast / auto_contrast /
-   equalize, on their current pixels (stored levels through the pending table).
-2. Colour, sharpness and cutout run only on the images that chose them
-   (`tfaug.ops.selection.apply_to_selected`, fixed-size chunks): they read the stored levels through the
-   pending table, store their result and reset that image's pending table to the identity.
+   not yet applied (the identity at first): a slot's point op composes its table onto it, so the point ops
+   of all slots cost one gather over the batch, at the end. The statistics a table needs (gray mean,
+   channel extremes, histogram) are computed only for the images that chose contrast / auto_contrast /
+   equalize, on their current levels (stored levels through the pending table; equalize remaps the
+   stored levels' histogram instead).
+2. Colour, sharpness and cutout run only on the images that chose them, in fixed-size chunks
+   (`tfaug.ops.selection.apply_to_rows`; one sort per slot groups the images by op): they read their
+   current levels, store the result and reset the image's pending table to the identity.
 3. Geometric ops of all slots compose into one matrix per image, resampled once at the end
    (`tfaug.ops.geometry.transform`) for the images that chose any, so an image that rotates and shears is
    interpolated once. This moves geometric ops after the image's pixel ops (the same result except in
-   the fill area, which keeps `fill_value`).
+   the fill area, which keeps `fill_value`). Nearest resampling copies pixels, so it runs on the stored
+   levels (the pending table is applied afterwards, outside the fill); bilinear runs on current levels.
+   The matrices are computed before the XLA computation, by TensorFlow's own kernels.
 
 No op is computed for every image and then discarded. Inside one XLA computation XLA would fuse a small
-lookup-table computation into the per-pixel gather that reads it and redo it for every pixel; every
-table is therefore materialised (`_materialize`) before a gather reads it.
+lookup-table computation into the per-pixel gather that reads it and redo it for every pixel (about 20
+times slower); every table is therefore materialised (`_materialize`) before a gather reads it, which also
+keeps an enclosing `jit_compile` fast.
 """
-
 import tensorflow as tf
 
 from tfaug.ops import geometry
@@ -68,10 +73,11 @@ MATRICES = {
 
 
 def chunk_size_for(batch_size):
-    """Images per chunk of the selected-image loops: small, so rarely chosen ops waste little."""
+    """Images per chunk of the selected-image loops: small, so rarely chosen ops waste little (the last chunk
+    of a loop repeats an image); 2 for a batch of 64 (measured: 1 costs more loop overhead, 4 more repeats)."""
     if batch_size is None:
         return 2
-    return max(1, min(4, batch_size // 16))
+    return max(1, min(4, batch_size // 32))
 
 
 def to_uint8_levels(images, value_range):
@@ -116,22 +122,38 @@ def _lut(tables, levels):
 
 
 def _gray_mean(levels):
-    """PIL's `int(mean(gray) + 0.5)` per image, `[B]` int32 (exact integer form)."""
-    gray = grayscale(levels, num_channels=1) if levels.shape[-1] == 3 else levels
-    total = tf.reduce_sum(tf.cast(gray, tf.int64), axis=[1, 2, 3])
+    """PIL's `int(mean(gray) + 0.5)` per image, `[N]` int32 (exact integer form)."""
+    if levels.shape[-1] == 3:
+        gray = tf.cast(grayscale(levels, num_channels=1), tf.int32)[..., 0]
+    else:
+        gray = tf.cast(levels[..., 0], tf.int32)
+    # Column sums first (a contiguous inner dimension): they fit in int32 (255 * height); the total may not.
+    columns = tf.reduce_sum(gray, axis=1)
+    total = tf.reduce_sum(tf.cast(columns, tf.int64), axis=1)
     count = tf.cast(tf.shape(gray)[1] * tf.shape(gray)[2], tf.int64)
     return tf.cast((2 * total + count) // (2 * count), tf.int32)
 
 
 def _extremes(levels):
-    """Per-channel `[B, 2, C]` min and max levels."""
-    return tf.stack([tf.reduce_min(levels, axis=[1, 2]), tf.reduce_max(levels, axis=[1, 2])], axis=1)
+    """Per-channel `[N, 2, C]` min and max levels."""
+    shape = tf.shape(levels)
+    # Reduce the rows first, over a contiguous `[W * C]` inner dimension, then the columns.
+    rows = tf.reshape(levels, tf.stack([shape[0], shape[1], shape[2] * shape[3]]))
+    lo = tf.reduce_min(tf.reshape(tf.reduce_min(rows, axis=1), tf.shape(levels[:, 0])), axis=1)
+    hi = tf.reduce_max(tf.reshape(tf.reduce_max(rows, axis=1), tf.shape(levels[:, 0])), axis=1)
+    return tf.stack([lo, hi], axis=1)
 
 
-def _current(x, pending):
-    """The current levels of a chunk: stored levels through its pending tables, in a buffer of their own
-    (a kernel that reads a pixel several times must not redo the table lookup each time)."""
-    return x if pending is None else _materialize(_lut(pending, x))
+def _current(x, pending, materialize=False):
+    """The current levels of a chunk: stored levels `x` through their pending tables.
+
+    `materialize` puts them in a buffer of their own, for kernels that read a pixel several times (XLA
+    would otherwise redo the table lookup for every read).
+    """
+    if pending is None:
+        return x
+    levels = _lut(pending, x)
+    return _materialize(levels) if materialize else levels
 
 
 def _selected_rows(selected):
@@ -140,12 +162,12 @@ def _selected_rows(selected):
     return order, starts[0], counts[0]
 
 
-def _on_rows(fn, rows, x, pending, extra, output, chunk):
+def _on_rows(fn, rows, x, pending, extra, output, chunk, materialize=False):
     """Writes `fn(current levels, *extra)` of the images `rows` (`(order, start, count)`) into `output`."""
     if pending is None:
         tensors, kernel = (x,) + extra, fn
     else:
-        tensors, kernel = (x, pending) + extra, lambda xc, pc, *e: fn(_current(xc, pc), *e)
+        tensors, kernel = (x, pending) + extra, lambda xc, pc, *e: fn(_current(xc, pc, materialize), *e)
     return apply_to_rows(kernel, *rows, tensors, output, chunk)
 
 
@@ -180,6 +202,26 @@ def _statistic_table(name, levels, args):
     return _equalize_lut(_histogram(tf.cast(levels, tf.int32)))
 
 
+def _remapped_histogram(counts, tables):
+    """The histogram of `tables[levels]` from the histogram `counts` of `levels` (both `[N, C, 256]`)."""
+    shape = tf.shape(counts)
+    rows = tf.range(shape[0] * shape[1])[:, None] * 256
+    segments = tf.reshape(tables + tf.reshape(rows, tf.stack([shape[0], shape[1], 1])), [-1])
+    return tf.reshape(tf.math.unsorted_segment_sum(tf.reshape(counts, [-1]), segments, shape[0] * shape[1] * 256), shape)
+
+
+def _table_loop(name, rows, x, pending, args, tables, chunk):
+    """Writes the `[C, 256]` table of statistics op `name` of the images `rows` into `tables`."""
+    if name == "equalize" and pending is not None:
+        # The histogram of the current levels is the stored levels' histogram, remapped by the pending table.
+        def equalize_table(xc, pc):
+            return _equalize_lut(_remapped_histogram(_histogram(tf.cast(xc, tf.int32)), pc))
+
+        return apply_to_rows(equalize_table, *rows, (x, pending), tables, chunk)
+    return _on_rows(lambda xc, ac: _statistic_table(name, xc, ac), rows, x, pending, (args,), tables, chunk,
+                    materialize=name in REREADING_STATISTICS)
+
+
 def _cutout(xc, side, center, fill_level):
     shape = tf.shape(xc)
     side = tf.cast(side, tf.int32)
@@ -187,6 +229,11 @@ def _cutout(xc, side, center, fill_level):
     fill = tf.fill(tf.stack([shape[0], 1, shape[3]]), fill_level)
     return fill_boxes(xc, boxes[:, None, :], fill)
 
+
+#: Selected kernels that read each pixel several times (their input is materialised first).
+REREADING_KERNELS = ("sharpness", "color")
+#: Statistics whose computation is faster on materialised current levels.
+REREADING_STATISTICS = ("contrast",)
 
 SELECTED_KERNELS = {
     "color": lambda xc, a, c, fill: color(xc, a),
@@ -201,48 +248,68 @@ def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_
     # `fused` may trace with relaxed shapes: the slot and channel counts come from the caller.
     images.set_shape([None, None, None, channels])
     x = to_uint8_levels(images, value_range)
-    batch = tf.shape(x)[0]
-    identity = _identity_tables(batch, channels)
+    batch, num_channels = tf.shape(x)[0], tf.shape(x)[3]
+    identity = _identity_tables(batch, num_channels)
     pending = None  # [B, C, 256] point ops not yet applied to x (None: the identity for all)
     for s in range(slots):
         ids, args, center = op_ids[:, s], arguments[:, s], centers[:, s]
         order, starts, counts = group_rows(ids, len(ops))
-        tables = None
-        for k, name in enumerate(ops):
-            if name in POINT_OPS and name not in STATISTIC_OPS:
-                table = _point_table(name, batch, channels, args)
-                tables = tf.where(tf.equal(ids, k)[:, None, None], table, identity if tables is None else tables)
-        for k, name in enumerate(ops):
-            if name in STATISTIC_OPS:
-                # Each chosen image's table, from its current levels, written into `tables`.
-                tables = _on_rows(lambda xc, ac, name=name: _statistic_table(name, xc, ac), (order, starts[k], counts[k]),
-                                  x, pending, (args,), identity if tables is None else tables, chunk)
-        if tables is not None:
-            tables = _materialize(tables)
-            pending = tables if pending is None else _materialize(tf.gather(tables, pending, batch_dims=2))
-        reset = None  # images whose current levels were stored by a selected kernel
+        # Colour, sharpness, cutout first: they store the current levels of their images (whose tables become
+        # the identity) and leave the other images alone, so the statistics below can read the updated batch.
+        reset = None
         for k, name in enumerate(ops):
             if name in SELECTED_KERNELS:
                 kernel = SELECTED_KERNELS[name]
                 x = _on_rows(lambda xc, ac, cc, kernel=kernel: kernel(xc, ac, cc, fill_level),
-                             (order, starts[k], counts[k]), x, pending, (args, center), x, chunk)
+                             (order, starts[k], counts[k]), x, pending, (args, center), x, chunk,
+                             materialize=name in REREADING_KERNELS)
                 chosen = tf.equal(ids, k)
                 reset = chosen if reset is None else reset | chosen
         if reset is not None and pending is not None:
             pending = _materialize(tf.where(reset[:, None, None], identity, pending))
+        # Point ops: this slot's table per image, composed onto its pending tables.
+        tables = None
+        for k, name in enumerate(ops):
+            if name in POINT_OPS and name not in STATISTIC_OPS:
+                table = _point_table(name, batch, num_channels, args)
+                tables = tf.where(tf.equal(ids, k)[:, None, None], table, identity if tables is None else tables)
+        for k, name in enumerate(ops):
+            if name in STATISTIC_OPS:
+                # Each chosen image's table, from its current levels, written into `tables`.
+                tables = _table_loop(name, (order, starts[k], counts[k]), x, pending, args,
+                                     identity if tables is None else tables, chunk)
+        if tables is not None:
+            tables = _materialize(tables)
+            pending = tables if pending is None else _materialize(tf.gather(tables, pending, batch_dims=2))
+    inside = None  # [B, H, W, 1] uint8: 0 where geometry filled the pixel (None: nowhere)
     if matrix is not None:
-        # One resampling of the current levels of the images that chose a geometric op.
+        # One resampling of the images that chose a geometric op.
         geometric = tf.reduce_any(
             tf.equal(op_ids[:, :, None], [k for k, name in enumerate(ops) if name in GEOMETRIC]), axis=[1, 2]
         )
+        rows = _selected_rows(geometric)
+        if interpolation == "nearest" and pending is not None:
+            # Nearest resampling copies pixels, so it commutes with the pending tables: resample the stored
+            # levels (no table lookup here) and remember which pixels are fill (the mark channel).
+            def resample(xc, mc):
+                # An extra channel of ones, filled with 0, marks the pixels sampled inside the image.
+                marked = tf.concat([xc, tf.ones_like(xc[..., :1])], axis=-1)
+                y = geometry.transform(marked, mc, interpolation="nearest", fill_value=0)
+                return y[..., :-1], y[..., -1:]
 
-        def resample(xc, mc):
-            return geometry.transform(xc, mc, interpolation=interpolation, fill_value=fill_level)
+            inside = tf.ones(tf.stack([batch, tf.shape(x)[1], tf.shape(x)[2], 1]), tf.uint8)
+            x, inside = apply_to_rows(resample, *rows, (x, matrix), (x, inside), chunk)
+        else:
+            def resample(xc, mc):
+                return geometry.transform(xc, mc, interpolation=interpolation, fill_value=fill_level)
 
-        x = _on_rows(resample, _selected_rows(geometric), x, pending, (matrix,), x, chunk)
-        if pending is not None:
-            pending = _materialize(tf.where(geometric[:, None, None], identity, pending))
-    return from_uint8_levels(_lut(pending, x), images, value_range)
+            x = _on_rows(resample, rows, x, pending, (matrix,), x, chunk, materialize=True)
+            if pending is not None:
+                pending = _materialize(tf.where(geometric[:, None, None], identity, pending))
+    levels = _lut(pending, x)
+    if inside is not None:
+        levels = tf.where(inside > 0, levels, from_float(tf.constant(fill_level, tf.float32), tf.uint8))
+    return from_uint8_levels(levels, images, value_range)
 
 
 def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_level, interpolation, chunk):
