@@ -281,8 +281,11 @@ def test_run_noisy_student_two_rounds(monkeypatch):
     # One cheap RandAugment op (the full two-op program takes tens of seconds to XLA-compile on CPU).
     randaugment = tfaug.RandAugment(num_ops=1, ops=("identity", "brightness"), seed=0)
 
+    calls = tf.Variable(0, dtype=tf.int64)
+
     def noise(images):
         traced.append(images.shape.as_list())
+        calls.assign_add(1)
         return randaugment.augment(images)
 
     labeled, unlabeled = _digits()
@@ -306,8 +309,11 @@ def test_run_noisy_student_two_rounds(monkeypatch):
         assert len(record.history["val_accuracy"]) == 2
     params = [r.model.count_params() for r in records]
     assert params[0] < params[1] < params[2]
-    # The input noise ran in every model's training pipeline (traced once per pipeline, at least).
-    assert len(traced) >= 3 and all(shape[1:] == [8, 8, 1] for shape in traced)
+    # The input noise was traced once for all three pipelines, and ran on every training batch of each:
+    # 100 labeled images in 7 batches of 16 for the teacher; 100 + selected for each student; 2 epochs.
+    assert traced == [[None, 8, 8, 1]]
+    batches = [-(-(100 + (r.pseudo_labels or {}).get("selected", 0)) // 16) for r in records]
+    assert int(calls.numpy()) == 2 * sum(batches)
 
 
 def test_loss_weights_make_labeled_plus_ratio_times_unlabeled():
@@ -350,9 +356,49 @@ def test_run_noisy_student_under_mirrored_strategy():
     assert np.isfinite(records[1].history["loss"][0])
 
 
+def test_teacher_epochs_trains_the_teacher_longer():
+    labeled, unlabeled = _digits()
+    records = ns.run_noisy_student(
+        _make_model([]), labeled, unlabeled, rounds=1, epochs=1, teacher_epochs=3, batch_size=50, noise=None
+    )
+    assert [len(r.history["loss"]) for r in records] == [3, 1]
+
+
+def test_trained_teacher_skips_round_zero(monkeypatch):
+    built, teachers = [], []
+    real_pseudo_label = ns.pseudo_label
+
+    def spy(teacher, unlabeled_ds, **kwargs):
+        teachers.append(teacher)
+        return real_pseudo_label(teacher, unlabeled_ds, **kwargs)
+
+    monkeypatch.setattr(ns, "pseudo_label", spy)
+    labeled, unlabeled = _digits()
+    teacher = _make_model([])(0)
+    teacher.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    teacher.fit(labeled.batch(50), epochs=1, shuffle=False, verbose=0)
+    weights = [w.copy() for w in teacher.get_weights()]
+    records = ns.run_noisy_student(
+        _make_model(built), labeled, unlabeled, rounds=1, epochs=1, batch_size=50, noise=None, teacher=teacher
+    )
+    assert [index for index, _ in built] == [1]  # make_model(0) is not called
+    assert records[0].model is teacher and records[0].history == {} and records[0].pseudo_labels is None
+    assert teachers == [teacher]
+    assert records[1].model is built[0][1] and len(records[1].history["loss"]) == 1
+    for after, before in zip(teacher.get_weights(), weights):  # the teacher is not trained further
+        np.testing.assert_array_equal(after, before)
+    only_teacher = ns.run_noisy_student(_make_model(built), labeled, unlabeled, rounds=0, teacher=teacher)
+    assert len(only_teacher) == 1 and only_teacher[0].model is teacher and len(built) == 1
+    with pytest.raises(ValueError, match="teacher_epochs"):
+        ns.run_noisy_student(_make_model(built), labeled, unlabeled, teacher=teacher, teacher_epochs=2)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
+        ({"teacher": "teacher.keras"}, "teacher"),
+        ({"teacher_epochs": 0}, "teacher_epochs"),
+        ({"teacher_epochs": 2.0}, "teacher_epochs"),
         ({"rounds": -1}, "rounds"),
         ({"rounds": 1.5}, "rounds"),
         ({"unlabeled_ratio": -1.0}, "unlabeled_ratio"),
