@@ -57,15 +57,16 @@ class PolicyLayer(BaseAugmentation):
             )
         return self.run_program(images, transformation)
 
-    def run_program(self, images, program):
-        """Runs a drawn program (`op_ids`, `arguments`, `centers`, one row per image) on `images`."""
+    def run_program(self, images, program, value_range=None):
+        """Runs a drawn program (`op_ids`, `arguments`, `centers`, one row per image) on `images`, whose
+        values mean `value_range` (default the layer's)."""
         return engine.apply_program(
             images,
             program["op_ids"],
             program["arguments"],
             program["centers"],
             ops=tuple(self.op_table),
-            value_range=tuple(self.value_range),
+            value_range=tuple(self.value_range if value_range is None else value_range),
             fill_level=float(self.fill_value),
             interpolation=self.interpolation,
             chunk=engine.chunk_size_for(images.shape[0]),

@@ -8,6 +8,7 @@ from tfaug import ops as tfops
 from tfaug import random as tfr
 from tfaug.layers._policy import PolicyLayer
 from tfaug.ops._xla import fused
+from tfaug.policies import engine
 
 #: The paper's ops: no colour enhancers (they overlap the ImageNet-C corruptions).
 OPS = (
@@ -113,9 +114,11 @@ class AugMix(PolicyLayer):
     def transform_images(self, images, transformation):
         t = transformation
         batch = tf.shape(images)[0]
-        chains = self.run_program(tf.tile(images, [self.width, 1, 1, 1]), t)
-        return _mix(images, tf.reshape(chains, tf.concat([[self.width, batch], tf.shape(images)[1:]], 0)),
-                    t["chain_weights"], t["skip_weight"])
+        # The chains run on uint8 levels (as every program does): quantise the batch once and tile the levels,
+        # not the float images; the mix reads the chains' levels.
+        chains = self.run_program(_tiled_levels(images, self.value_range, self.width), t, value_range=(0.0, 255.0))
+        chains = tf.reshape(chains, tf.concat([[self.width, batch], tf.shape(images)[1:]], 0))
+        return _mix(images, chains, t["chain_weights"], t["skip_weight"], self.value_range)
 
     def get_config(self):
         config = super().get_config()
@@ -126,11 +129,20 @@ class AugMix(PolicyLayer):
 
 
 @fused
-def _mix(images, chains, chain_weights, skip_weight):
-    """`(1 - m) x + m sum_k w_k chain_k` in float; `chains` is `[width, B, H, W, C]`."""
+def _tiled_levels(images, value_range, width):
+    """`width` copies of the batch's uint8 levels, `[width * B, H, W, C]` (one XLA pass; TensorFlow's own
+    tile of uint8 costs several)."""
+    return tf.tile(engine.to_uint8_levels(images, value_range), [width, 1, 1, 1])
+
+
+@fused
+def _mix(images, chains, chain_weights, skip_weight, value_range):
+    """`(1 - m) x + m sum_k w_k chain_k` in float; `chains` is `[width, B, H, W, C]` uint8 levels."""
     x = tfops.to_float(images)
     w = tf.cast(tf.transpose(chain_weights), x.dtype)[:, :, None, None, None]
-    mixed = tf.reduce_sum(w * tf.cast(chains, x.dtype), axis=0)
+    low, high = value_range
+    # sum_k w_k (low + level_k * scale) = low + scale * sum_k w_k level_k, as the weights sum to 1.
+    mixed = tf.reduce_sum(w * tf.cast(chains, x.dtype), axis=0) * ((high - low) / 255.0) + low
     m = tf.cast(skip_weight, x.dtype)[:, None, None, None]
     return tfops.from_float((1.0 - m) * x + m * mixed, images.dtype)
 
