@@ -34,17 +34,17 @@ from tfaug.ops.geometry import translate_x
 from tfaug.ops.geometry import translate_x_matrix
 from tfaug.ops.geometry import translate_y
 from tfaug.ops.geometry import translate_y_matrix
-from tfaug.ops.color import blend as blend_degenerate
-from tfaug.ops.color import brightness
-from tfaug.ops.color import color
-from tfaug.ops.color import contrast
-from tfaug.ops.color import grayscale
-from tfaug.ops.color import identity
-from tfaug.ops.color import invert
-from tfaug.ops.color import posterize
-from tfaug.ops.color import sharpness
-from tfaug.ops.color import solarize
-from tfaug.ops.color import solarize_add
+from tfaug.ops.enhance import blend as blend_degenerate
+from tfaug.ops.enhance import brightness
+from tfaug.ops.enhance import color
+from tfaug.ops.enhance import contrast
+from tfaug.ops.enhance import grayscale
+from tfaug.ops.point import identity
+from tfaug.ops.point import invert
+from tfaug.ops.point import posterize
+from tfaug.ops.enhance import sharpness
+from tfaug.ops.point import solarize
+from tfaug.ops.point import solarize_add
 from tfaug.ops.histogram import auto_contrast
 from tfaug.ops.histogram import equalize
 

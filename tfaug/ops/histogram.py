@@ -2,18 +2,18 @@
 
 Both build a per-image, per-channel lookup table `[B, C, 256]` and apply it with one batched `tf.gather`;
 histograms are one `unsorted_segment_sum` over `B * C * 256` segments, so the ops vectorise over the batch
-and compile under XLA. Conventions (value ranges, the uint8 path) are those of `tfaug.ops.color`.
+and compile under XLA. Conventions (value ranges, the uint8 path) are those of `tfaug.ops.point`.
 """
 
 import tensorflow as tf
 
 from tfaug._validation import check_value_range
 from tfaug.ops._xla import fused
-from tfaug.ops.color import check_images
-from tfaug.ops.color import finish
-from tfaug.ops.color import from_level
-from tfaug.ops.color import nearest_level
-from tfaug.ops.color import working
+from tfaug.ops.point import check_images
+from tfaug.ops.point import finish
+from tfaug.ops.point import from_level
+from tfaug.ops.point import nearest_level
+from tfaug.ops.point import working
 
 
 def _histogram(levels):

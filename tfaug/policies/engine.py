@@ -36,15 +36,15 @@ import tensorflow as tf
 
 from tfaug.ops import geometry
 from tfaug.ops.boxes import centered_boxes
-from tfaug.ops.color import blend
-from tfaug.ops.color import brightness
-from tfaug.ops.color import color
-from tfaug.ops.color import grayscale
-from tfaug.ops.color import invert
-from tfaug.ops.color import posterize
-from tfaug.ops.color import sharpness
-from tfaug.ops.color import solarize
-from tfaug.ops.color import solarize_add
+from tfaug.ops.enhance import blend
+from tfaug.ops.enhance import brightness
+from tfaug.ops.enhance import color
+from tfaug.ops.enhance import grayscale
+from tfaug.ops.point import invert
+from tfaug.ops.point import posterize
+from tfaug.ops.enhance import sharpness
+from tfaug.ops.point import solarize
+from tfaug.ops.point import solarize_add
 from tfaug.ops.dtypes import from_float
 from tfaug.ops.erasing import fill_boxes
 from tfaug.ops.histogram import _apply_lut
