@@ -26,11 +26,15 @@ def _histogram(levels):
     return tf.reshape(counts, [shape[0], shape[3], 256])
 
 
-def _apply_lut(lut, levels):
-    """`lut[b, c, levels[b, h, w, c]]` for int32 `lut` `[B, C, 256]` and levels `[B, H, W, C]`."""
+def apply_lut(lut, levels, dtype=tf.int32):
+    """`lut[b, c, levels[b, h, w, c]]` as `dtype`, for int32 `lut` `[B, C, 256]` and int levels `[B, H, W, C]`.
+
+    One gather from the flattened table (`dtype` uint8 halves the time of an int32 table on CPU).
+    """
     shape = tf.shape(levels)
-    index = levels + tf.range(shape[3]) * 256
-    return tf.gather(tf.reshape(lut, [shape[0], -1]), index, batch_dims=1)
+    rows = tf.reshape(tf.range(shape[0]), [-1, 1, 1, 1]) * shape[3] + tf.range(shape[3])
+    index = rows * 256 + tf.cast(levels, tf.int32)
+    return tf.gather(tf.cast(tf.reshape(lut, [-1]), dtype), index)
 
 
 def _bit_length(v):
@@ -92,7 +96,7 @@ def _auto_contrast(images, value_range):
     lo = tf.reduce_min(x, axis=[1, 2])
     hi = tf.reduce_max(x, axis=[1, 2])
     if x.dtype.is_integer:
-        return finish(_apply_lut(_auto_contrast_lut(lo, hi), x), images)
+        return finish(apply_lut(_auto_contrast_lut(lo, hi), x), images)
     low, high = value_range
     lo, hi = lo[:, None, None, :], hi[:, None, None, :]
     stretched = (x - lo) * ((high - low) / tf.where(hi > lo, hi - lo, 1.0)) + low
@@ -139,7 +143,7 @@ def _equalize_lut(counts):
 def _equalize(images, value_range):
     x = working(images, value_range)
     levels = nearest_level(x, value_range)
-    equalized = _apply_lut(_equalize_lut(_histogram(levels)), levels)
+    equalized = apply_lut(_equalize_lut(_histogram(levels)), levels)
     return finish(from_level(equalized, x, value_range), images)
 
 

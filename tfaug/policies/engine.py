@@ -47,7 +47,7 @@ from tfaug.ops.point import solarize
 from tfaug.ops.point import solarize_add
 from tfaug.ops.dtypes import from_float
 from tfaug.ops.erasing import fill_boxes
-from tfaug.ops.histogram import _apply_lut
+from tfaug.ops.histogram import apply_lut
 from tfaug.ops.histogram import _auto_contrast_lut
 from tfaug.ops.histogram import _equalize_lut
 from tfaug.ops.histogram import _histogram
@@ -118,7 +118,7 @@ def _lut(tables, levels):
     """uint8 `tables[b, c, levels[b, h, w, c]]`; `tables` None is the identity."""
     if tables is None:
         return levels
-    return tf.cast(_apply_lut(tables, tf.cast(levels, tf.int32)), tf.uint8)
+    return apply_lut(tables, levels, tf.uint8)
 
 
 def _gray_mean(levels):
