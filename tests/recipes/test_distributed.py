@@ -13,6 +13,14 @@ What is tested here (all in this one process, on CPU):
   `compile_fine_tuning`, all under `strategy.scope()`), and one step of a plain Keras model fed by a
   `tfaug.data.mixup_cutmix` pipeline, give the same loss (rtol 1e-5) and weights (atol 1e-5) as one device on
   the same global batch.
+- The noisy-student recipe under MirroredStrategy: `pseudo_label` gives the same selection and soft labels
+  (an uneven 5 + 4 split of the unlabeled images over the replicas), and one step of `run_noisy_student`'s
+  student (a trained teacher given, soft pseudo-labels, sample weights for `unlabeled_ratio`, RandAugment
+  input noise in the pipeline) gives the same loss and weights as one device. The input noise runs on the
+  global batch before the split, with a fixed seed and one draw for the batch (see the test for why the
+  default counter-seeded, per-image noise cannot match). The model's own noise is switched off for the
+  comparison (Dropout rate 0, StochasticDepth survival 1): each replica draws its own masks for its
+  sub-batch, so with it on the two runs differ by design.
 - tfaug layers inside a model under MirroredStrategy: each replica keeps its own copy of the seed counter,
   so every replica draws the same random parameters for its sub-batch (current behaviour, pinned so that
   `docs/scaling.md` stays true).
@@ -31,7 +39,8 @@ import pytest
 import tensorflow as tf
 
 import tfaug
-from recipes import transfer
+from recipes import noisy_student, transfer
+from recipes.layers import StochasticDepth
 
 service = tf.data.experimental.service
 
@@ -292,3 +301,82 @@ def test_in_model_layer_draws_differ_between_replicas():
     assert not np.array_equal(first[1], first[0])
     assert not np.array_equal(second[1], second[0])
     assert not np.array_equal(second[0], first[0])  # the counter advances on every replica
+
+
+def _noisy_teacher():
+    """A probability teacher for 16x16x3 images in [0, 255]."""
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=4, name="teacher_conv")(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(K, activation="softmax", name="teacher_head")(x), name="teacher")
+
+
+def _noisy_student_model():
+    """A student with the recipe's model noise, switched off (Dropout 0, StochasticDepth survival 1)."""
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu", name="student_conv")(x)
+    x = keras.layers.Dense(6, activation="relu", name="student_dense")(keras.layers.Flatten()(x))
+    branch = keras.layers.Dense(6, activation="relu", name="student_branch")(x)
+    x = StochasticDepth(1.0, seed=0)([x, branch])
+    x = keras.layers.Dropout(0.0, seed=0)(x)
+    outputs = keras.layers.Dense(K, activation="softmax", name="student_head")(x)
+    return keras.Model(inputs, outputs, name="student")
+
+
+def test_mirrored_noisy_student_step_matches_one_device():
+    # 7 labeled + 9 unlabeled (all kept: with 3 classes the top probability is >= 1/3 > threshold 0.3) = 16:
+    # one global batch, so `fit` takes exactly one step.
+    labeled = tf.data.Dataset.from_tensor_slices((_images(7, seed=4), np.arange(7) % K))
+    unlabeled = tf.data.Dataset.from_tensor_slices(_images(9, seed=5))
+    results, pseudo, summaries, traced, pipeline_runs = [], [], [], [], []
+    teacher_init = student_init = None
+    for strategy in (tf.distribute.get_strategy(), _mirrored()):
+        with strategy.scope():
+            teacher = _noisy_teacher()
+            teacher_init = _fixed_weights(teacher, seed=6) if teacher_init is None else teacher_init
+            teacher.set_weights(teacher_init)
+        pseudo.append(noisy_student.pseudo_label(teacher, unlabeled, threshold=0.3, soft=True, batch_size=16))
+
+        def make_model(round_index):
+            nonlocal student_init
+            model = _noisy_student_model()
+            student_init = _fixed_weights(model, seed=7) if student_init is None else student_init
+            model.set_weights(student_init)
+            return model
+
+        randaugment = tfaug.RandAugment(num_ops=1, magnitude=9, ops=("brightness",), batchwise=True, seed=0)
+        calls = tf.Variable(0, dtype=tf.int64)
+
+        def noise(images):
+            # One fixed seed and one draw for the batch: under a strategy Keras 3.15's `fit` reads one batch
+            # of the pipeline before training (`_maybe_symbolic_build`) and then restarts it, so there the
+            # training batch comes from the pipeline's second pass: the layer's call counter is one further
+            # on and the seeded reshuffle gives another order (per-image draws would land on other images).
+            traced.append(images.shape.as_list())
+            calls.assign_add(1)
+            return randaugment.augment(images, seed=tf.constant([0, 1], tf.int64))
+
+        records = noisy_student.run_noisy_student(
+            make_model, labeled, unlabeled, rounds=1, teacher=teacher, threshold=0.3, soft=True,
+            unlabeled_ratio=2.0, noise=noise, epochs=1, batch_size=16, optimizer=keras.optimizers.SGD(LR),
+            metrics=(), strategy=strategy, seed=0,
+        )
+        student = records[1].model
+        assert student.distribute_strategy is strategy
+        summaries.append(records[1].pseudo_labels)
+        pipeline_runs.append(int(calls.numpy()))
+        results.append((records[1].history["loss"][0], student.get_weights()))
+        paths = [v.path for v in student.weights]
+
+    one, two = pseudo
+    assert one.summary == two.summary and one.summary["selected"] == 9 and summaries[0] == summaries[1]
+    np.testing.assert_array_equal(two.images, one.images)
+    np.testing.assert_allclose(two.labels, one.labels, rtol=1e-6, atol=1e-7)
+    assert one.labels.max() < 0.99 and np.abs(one.labels - 1 / K).max() > 0.05  # soft, and not uniform
+    assert traced == [[None, *SHAPE]] * 2  # the input noise is in both pipelines (traced once each)
+    assert pipeline_runs == [1, 2]  # ... and ran once more under the strategy (the peek described above)
+    moved = {i for i, p in enumerate(paths) if p.endswith("kernel")}
+    assert len(moved) == 4
+    _compare(results, student_init, moved)
