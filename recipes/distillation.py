@@ -26,7 +26,8 @@ class Distiller(keras.Model):
 
     Each term is a `keras.losses.Loss` with the default `"sum_over_batch_size"` reduction, so the loss and
     the weight update under `tf.distribute.MirroredStrategy` equal those of one device on the global batch.
-    The student's own regularisation losses (`student.losses`) are added; the teacher's are not.
+    The student's own regularisation losses (`student.losses`: weight regularisers, `add_loss`) are added
+    once, as `keras.Model.compute_loss` adds a model's losses; the teacher's are not.
 
     Labels are chosen by shape: sparse integer class ids `[batch]` or `[batch, 1]` use sparse
     cross-entropy; dense or soft labels `[batch, classes]` (one-hot, label-smoothed, or mixed by
@@ -120,8 +121,9 @@ class Distiller(keras.Model):
             else:
                 distill = self.distillation_kl(teacher_logits, y_pred, sample_weight)
             total = total + (1.0 - self.alpha) * distill
-        for loss in self.student.losses:
-            total = total + self._aggregate_additional_loss(loss)
+        student_losses = self.student.losses
+        if student_losses:
+            total = total + _additional_loss(student_losses, total.dtype)
         return total
 
     def _label_loss(self, y, y_pred, sample_weight):
@@ -162,6 +164,26 @@ class Distiller(keras.Model):
         config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
         config["student"] = keras.saving.deserialize_keras_object(config["student"])
         return cls(**config)
+
+
+def _additional_loss(losses, dtype):
+    """The sum of `losses` (regularisers, `add_loss`), scaled for the replicas as Keras scales its own.
+
+    `keras.Model.compute_loss` adds each of `model.losses` summed to a scalar and, under `tf.distribute`,
+    divided by the number of replicas: every replica computes the whole penalty and the replicas' gradients
+    are summed, so each contributes its share. The reported loss is multiplied back, so it shows the
+    penalty once.
+    """
+    total = ops.sum(ops.stack([ops.cast(ops.sum(loss), dtype) for loss in losses]))
+    return total / ops.cast(_num_replicas(), dtype)
+
+
+def _num_replicas():
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 def _check_model(name, model):

@@ -68,8 +68,35 @@ def _check_positive(name, value):
 
 
 def _all_layers(layer):
-    # Keras has no public recursive walk; a BatchNormalization nested in a custom block must be found too.
-    return layer._flatten_layers(include_self=False, recursive=True)
+    """Every layer nested in `layer` (itself left out), each once, depth first.
+
+    Keras has no public recursive walk. A `keras.Model` lists its direct layers in `.layers` (a nested model
+    is one of them, walked in turn); a custom `keras.layers.Layer` block lists none, so its sublayers are
+    taken from its attributes, directly or inside lists, tuples and dicts, where Keras finds them too.
+    """
+    found, seen = [], {id(layer)}
+    stack = _children(layer)[::-1]
+    while stack:
+        child = stack.pop()
+        if id(child) not in seen:
+            seen.add(id(child))
+            found.append(child)
+            stack.extend(_children(child)[::-1])
+    return found
+
+
+def _children(layer):
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    children, values, seen = [], list(vars(layer).values()), set()
+    while values:
+        value = values.pop(0)
+        if isinstance(value, keras.layers.Layer):
+            children.append(value)
+        elif isinstance(value, (list, tuple, dict)) and id(value) not in seen:
+            seen.add(id(value))
+            values.extend(value.values() if isinstance(value, dict) else value)
+    return children
 
 
 @keras.saving.register_keras_serializable(package="recipes")

@@ -37,10 +37,10 @@ def _weights(seed, scale):
     return [(rng.normal(size=(dim, K)) * scale).astype("float32"), (rng.normal(size=K) * 0.1).astype("float32")]
 
 
-def _model(name, weights, classes=K, dropout=0.0):
+def _model(name, weights, classes=K, dropout=0.0, kernel_regularizer=None):
     layers = [keras.Input(SHAPE), keras.layers.Flatten()]
     layers += [keras.layers.Dropout(dropout, seed=0)] if dropout else []
-    model = keras.Sequential(layers + [keras.layers.Dense(classes)], name=name)
+    model = keras.Sequential(layers + [keras.layers.Dense(classes, kernel_regularizer=kernel_regularizer)], name=name)
     if weights is not None:
         model.set_weights(weights)
     return model
@@ -115,6 +115,30 @@ def test_one_step_loss_and_update_match_numpy(labels, hard):
     assert len(distiller.trainable_weights) == 2
     for got, before in zip(teacher.get_weights(), teacher_w):
         np.testing.assert_array_equal(got, before)
+
+
+def test_student_regularization_loss_is_added_once():
+    # L2 on the student's kernel: loss + l2 * sum(W^2) and gradient + 2 * l2 * W, on one device and on two
+    # replicas (where Keras divides each replica's penalty by 2 and reports the loss multiplied back).
+    l2 = 0.05
+    x, y = _images(6), LABELS["sparse"](6)
+    _, _, teacher_w, student_w = _models()
+    loss, new_w = _reference(x, _one_hot(y), teacher_w, student_w, alpha=0.3, temperature=4.0, hard=False)
+    penalty = l2 * (student_w[0].astype("float64") ** 2).sum()
+    new_w[0] = new_w[0] - LR * 2 * l2 * student_w[0]
+    assert penalty > 0.2  # twice the penalty, or none, would fail the loss check below
+    mirrored = tf.distribute.MirroredStrategy(
+        ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
+    for strategy in (tf.distribute.get_strategy(), mirrored):
+        with strategy.scope():
+            teacher = _model("teacher", teacher_w, dropout=0.5, kernel_regularizer=keras.regularizers.L2(1.0))
+            student = _model("student", student_w, kernel_regularizer=keras.regularizers.L2(l2))
+            history = _fit_one_step(Distiller(teacher=teacher, student=student, alpha=0.3, temperature=4.0), x, y)
+        assert len(student.losses) == 1
+        np.testing.assert_allclose(history["loss"][0], loss + penalty, rtol=1e-5, err_msg=strategy.__class__.__name__)
+        for got, want in zip(student.get_weights(), new_w):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg=strategy.__class__.__name__)
 
 
 def test_hard_distillation_differs_from_soft():

@@ -263,6 +263,56 @@ def test_a_subclassed_backbone_needs_input_shape_and_its_nested_batchnorm_stays_
     assert {v.path for v in model.backbone.trainable_variables} == {v.path for v in model.backbone.block.layers[0].weights}
 
 
+class ConvBlock(keras.layers.Layer):
+    """A custom layer (not a model) holding a convolution and a BatchNormalization in a list."""
+
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.parts = [keras.layers.Conv2D(filters, 3, padding="same", name="block_conv")]
+        self.parts.append(keras.layers.BatchNormalization(name="block_bn"))
+
+    def call(self, inputs):
+        for part in self.parts:
+            inputs = part(inputs)
+        return inputs
+
+
+def nested_backbone():
+    """conv1, then a sub-model (conv, BatchNormalization, a ConvBlock), then a BatchNormalization."""
+    stage = keras.Sequential(
+        [keras.Input((15, 15, 8)), keras.layers.Conv2D(8, 3, name="stage_conv"),
+         keras.layers.BatchNormalization(name="stage_bn"), ConvBlock(8, name="block")],
+        name="stage",
+    )
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Conv2D(8, 3, strides=2, name="conv1")(inputs)
+    x = keras.layers.BatchNormalization(name="top_bn")(stage(x))
+    return keras.Model(inputs, x, name="nested_backbone")
+
+
+def test_batchnorm_nested_in_a_sub_model_and_a_custom_block_stays_frozen(data):
+    model = transfer.build_classifier(nested_backbone(), num_classes=3)
+    walked = transfer._all_layers(model.backbone)
+    nested = [layer for layer in walked if isinstance(layer, keras.layers.BatchNormalization)]
+    assert sorted(layer.name for layer in nested) == ["block_bn", "stage_bn", "top_bn"]
+    before = snapshot(model.backbone)
+
+    transfer.fit_transfer(
+        model, dataset(data), head_epochs=0, finetune_epochs=1, lr=0.05, optimizer="sgd", verbose=0
+    )
+
+    assert not any(layer.trainable for layer in nested)
+    trainable = {v.path for v in model.backbone.trainable_variables}
+    assert {p.split("/")[-2] for p in trainable} == {"conv1", "stage_conv", "block_conv"}
+    after = snapshot(model.backbone)
+    for layer in nested:
+        for variable in layer.weights:  # gamma, beta, moving mean and variance
+            np.testing.assert_array_equal(after[variable.path], before[variable.path], err_msg=variable.path)
+    for path in trainable:
+        if path.endswith("kernel"):
+            assert not np.allclose(after[path], before[path]), path
+
+
 def test_imagenet_weights_are_requested_and_a_failed_download_is_explained(monkeypatch):
     calls = []
 
