@@ -11,7 +11,10 @@
 
 Stage 1 (feature extraction) freezes the backbone and trains the head. Stage 2 (fine-tuning) unfreezes the
 backbone, all of it or from a named layer on, and compiles a `keras.optimizers.MultiOptimizer` that gives the
-backbone's variables `backbone_lr_factor` times the head's learning rate.
+backbone's variables `backbone_lr_factor` times the head's learning rate. This module builds the model
+(`TransferClassifier`, `build_classifier`) and runs both stages (`fit_transfer`); the optimizer and the
+compile step of each stage (`fine_tuning_optimizer`, `compile_feature_extraction`, `compile_fine_tuning`)
+live in `recipes.fine_tuning` and are importable from here too.
 
 BatchNormalization stays in inference mode throughout, with its moving statistics and its scale and offset
 frozen. In Keras <= 3.15.1, `base(x, training=False)` inside a *functional* model does not keep it frozen once
@@ -23,9 +26,15 @@ the base is unfrozen (the moving statistics move again), so `TransferClassifier`
 import inspect
 import numbers
 import os
-import re
 
 import keras
+
+from recipes.fine_tuning import (
+    _check_positive,
+    compile_feature_extraction,
+    compile_fine_tuning,
+    fine_tuning_optimizer,
+)
 
 __all__ = [
     "TransferClassifier",
@@ -59,12 +68,6 @@ def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.")
     return int(value)
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"`{name}` must be a number > 0, got {value!r}.")
-    return float(value)
 
 
 def _all_layers(layer):
@@ -325,94 +328,6 @@ def build_classifier(
     )
     model(keras.Input(shape=input_shape))
     model.freeze_backbone()
-    return model
-
-
-def _make_optimizer(optimizer, lr):
-    if isinstance(optimizer, keras.optimizers.Optimizer):
-        raise ValueError(
-            "`optimizer` must be a name ('adam', 'sgd', ...) or a factory called as optimizer(learning_rate=...), "
-            f"not an instance: the recipe builds one per learning rate. Got {optimizer!r}."
-        )
-    if isinstance(optimizer, str):
-        try:
-            return keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": lr}})
-        except ValueError:
-            raise ValueError(f"`optimizer` {optimizer!r} is not a Keras optimizer name.") from None
-    if callable(optimizer):
-        instance = optimizer(learning_rate=lr)
-        if isinstance(instance, keras.optimizers.Optimizer):
-            return instance
-    raise ValueError(
-        f"`optimizer` must be a name or a callable returning a keras.optimizers.Optimizer, got {optimizer!r}."
-    )
-
-
-def fine_tuning_optimizer(model, lr, backbone_lr_factor=0.1, optimizer="adam"):
-    """A `MultiOptimizer`: the backbone's trainable variables at `backbone_lr_factor * lr`, the rest at `lr`.
-
-    `MultiOptimizer` routes a variable by its path (an exact key, else a regular expression matched in full).
-    A backbone's variable paths carry no prefix of the backbone (`conv/kernel`), and the head's change when a
-    saved model is loaded, so the map names the backbone's variables exactly, as one escaped alternation (one
-    key, one optimizer, which serialises once), and the head takes the default optimizer.
-
-    Raises:
-        ValueError: for a bad `lr`, `backbone_lr_factor` or `optimizer`, or if a head variable shares a path
-            with a backbone variable (it would silently get the backbone's learning rate).
-    """
-    lr = _check_positive("lr", lr)
-    backbone_lr_factor = _check_positive("backbone_lr_factor", backbone_lr_factor)
-    backbone_paths = [variable.path for variable in model.backbone.trainable_variables]
-    backbone_ids = {id(variable) for variable in model.backbone.trainable_variables}
-    clashes = [v.path for v in model.trainable_variables if id(v) not in backbone_ids and v.path in backbone_paths]
-    if clashes:
-        raise ValueError(f"`model` has head variables with the same paths as backbone variables: {clashes}.")
-    head_optimizer = _make_optimizer(optimizer, lr)
-    optimizer_map = keras.optimizers.OptimizerMap(default_optimizer=head_optimizer)
-    if backbone_paths:
-        pattern = "(?:" + "|".join(re.escape(path) for path in backbone_paths) + ")"
-        optimizer_map[pattern] = _make_optimizer(optimizer, lr * backbone_lr_factor)
-    return keras.optimizers.MultiOptimizer(optimizer_map)
-
-
-def _compile_arguments(loss, metrics):
-    if loss is None:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    return loss, ["accuracy"] if metrics is None else metrics
-
-
-def compile_feature_extraction(model, lr=1e-3, optimizer="adam", loss=None, metrics=None, **compile_kwargs):
-    """Stage 1: freezes the backbone and compiles `model` to train the head at `lr`.
-
-    `loss` defaults to sparse categorical cross-entropy on logits (integer labels); pass
-    `keras.losses.CategoricalCrossentropy(from_logits=True)` for one-hot or mixed labels (CutMix, MixUp).
-    """
-    model.freeze_backbone()
-    loss, metrics = _compile_arguments(loss, metrics)
-    optimizer = _make_optimizer(optimizer, _check_positive("lr", lr))
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, **compile_kwargs)
-    return model
-
-
-def compile_fine_tuning(
-    model,
-    lr=1e-4,
-    backbone_lr_factor=0.1,
-    unfreeze_from=None,
-    optimizer="adam",
-    loss=None,
-    metrics=None,
-    **compile_kwargs,
-):
-    """Stage 2: unfreezes the backbone (from `unfreeze_from` on) and compiles with `fine_tuning_optimizer`.
-
-    BatchNormalization layers stay frozen and in inference mode. Arguments as in `fine_tuning_optimizer`,
-    `TransferClassifier.unfreeze_backbone` and `compile_feature_extraction`.
-    """
-    model.unfreeze_backbone(unfreeze_from)
-    loss, metrics = _compile_arguments(loss, metrics)
-    multi = fine_tuning_optimizer(model, lr, backbone_lr_factor, optimizer)
-    model.compile(optimizer=multi, loss=loss, metrics=metrics, **compile_kwargs)
     return model
 
 

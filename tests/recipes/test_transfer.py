@@ -386,3 +386,13 @@ def test_fit_transfer_rejects_bad_arguments(kwargs, match, data):
     with pytest.raises(ValueError, match=match):
         transfer.fit_transfer(model, dataset(data), **arguments)
     np.testing.assert_array_equal(model.head.kernel.numpy(), head)  # raised before any training
+
+
+def test_compile_helpers_are_importable_from_transfer():
+    from recipes import fine_tuning
+
+    assert set(fine_tuning.__all__) <= set(transfer.__all__)
+    for name in transfer.__all__:
+        assert callable(getattr(transfer, name)), name
+    for name in fine_tuning.__all__:
+        assert getattr(transfer, name) is getattr(fine_tuning, name), name
