@@ -1,0 +1,51 @@
+"""The tutorials in notebooks/: each runs top to bottom in a fresh kernel, and the stored copies carry no outputs."""
+
+import pathlib
+import shutil
+
+import nbclient
+import nbformat
+import pytest
+
+NOTEBOOK_DIR = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+EXPECTED = ["01_augmentation_layers", "02_transfer_learning", "03_distillation_noisy_student"]
+#: Seconds one cell may take before the run fails; a whole notebook takes about a minute on 2 CPU cores.
+CELL_TIMEOUT = 300
+#: Notebooks that must draw pictures (matplotlib figures shown inline).
+WITH_PICTURES = {"01_augmentation_layers", "02_transfer_learning"}
+
+
+def test_the_three_tutorials_are_there():
+    assert [path.stem for path in NOTEBOOKS] == EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_notebook_runs_top_to_bottom(path, tmp_path):
+    # A temporary copy, run from its own folder: the run writes nothing next to the stored notebook.
+    copy = tmp_path / path.name
+    shutil.copy(path, copy)
+    notebook = nbformat.read(copy, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, kernel_name="python3", timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()  # raises CellExecutionError on the first cell that fails
+
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code and all(cell.execution_count is not None for cell in code)
+    outputs = [output for cell in code for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    if path.stem in WITH_PICTURES:
+        assert any("image/png" in output.get("data", {}) for output in outputs), "no picture was drawn"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_stored_notebook_has_no_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.outputs == [], f"cell {index} of {path.name} has stored outputs"
+        assert cell.execution_count is None, f"cell {index} of {path.name} has an execution count"
+        assert "execution" not in cell.metadata, f"cell {index} of {path.name} has execution timings"
