@@ -10,6 +10,7 @@ the table quotes the median of the runs.
     python benchmarks/throughput.py                  # CPU table (what the README shows)
     python benchmarks/throughput.py --jit            # everything under tf.function(jit_compile=True)
     python benchmarks/throughput.py --only tfaug --rounds 5 --batch 8 --size 64   # quick smoke run
+    python benchmarks/throughput.py --cases cutmix mixup                         # matching cases only
 
 KerasCV is an optional benchmark extra (`pip install -e ".[bench]"`); its rows are skipped when it is
 not installed. Keras core's and KerasCV's layers draw their parameters with ops that XLA cannot compile
@@ -143,22 +144,37 @@ def machine_description():
     return f"CPU: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--rounds", type=int, default=30, help="timed calls per case per run")
-    parser.add_argument("--warmup", type=int, default=3)
+def build_parser(prog=None):
+    """The script's argument parser (`tfaug bench` passes its options through to it)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64, help="images per batch (default 64)")
+    parser.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
+    parser.add_argument("--rounds", type=int, default=30, help="timed calls per case per run (default 30)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls per case first (default 3)")
     parser.add_argument("--runs", type=int, default=1, help="repeat the whole measurement; quote medians")
     parser.add_argument("--jit", action="store_true", help="tf.function(jit_compile=True) for every case")
     parser.add_argument("--only", nargs="*", choices=["tfaug", "keras", "keras_cv"], help="groups to run")
+    parser.add_argument(
+        "--cases", nargs="+", metavar="TEXT", help="only cases whose name contains one of these (any case)"
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
+    return parser
+
+
+def main(argv=None, parser=None):
+    """Measures and prints the table; `parser` (default `build_parser()`) reads `argv`. Returns 0."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
+    if min(args.batch, args.size, args.rounds, args.runs) < 1 or args.warmup < 0:
+        parser.error("--batch, --size, --rounds and --runs must be >= 1, --warmup >= 0")
 
     rng = np.random.default_rng(0)
     images = tf.constant(rng.uniform(0, 255, (args.batch, args.size, args.size, 3)).astype("float32"))
     labels = tf.one_hot(rng.integers(0, NUM_CLASSES, args.batch), NUM_CLASSES)
     entries = cases(args.only)
+    if args.cases:
+        wanted = [text.lower() for text in args.cases]
+        entries = entries[:1] + [e for e in entries[1:] if any(text in e[1].lower() for text in wanted)]
 
     runs = [measure(entries, images, labels, args.rounds, args.warmup, args.jit) for _ in range(args.runs)]
     floor_name = entries[0][1]

@@ -1,9 +1,17 @@
 """The `tfaug` command line, run in-process (one TensorFlow import for the whole suite)."""
 
+import json
+import math
+import runpy
+import sys
+
+import keras
 import numpy as np
 import pytest
 from PIL import Image
 
+import tfaug
+import tfaug.viz
 from tfaug import cli
 
 
@@ -55,3 +63,164 @@ def test_help_lists_the_augmentations(capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert all(name in text for name in cli.AUGMENTATIONS)
+
+
+# -- train ------------------------------------------------------------------------------------------------
+
+TRAIN_FILES = {"metrics.json", "model.keras", "curves.png", "confusion_matrix.png"}
+if hasattr(tfaug.viz, "class_activation_maps"):
+    TRAIN_FILES.add("cam.png")
+
+
+def _png_size(path):
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+@pytest.mark.parametrize(
+    "recipe, augment",
+    [("plain", "cutmix,cutout"), ("distill", "mixup_cutmix"), ("noisy-student", None)],
+)
+def test_train_writes_every_output_with_sane_numbers(tmp_path, capsys, recipe, augment):
+    out = tmp_path / "runs" / "digits"  # parent folders are created
+    argv = ["train", "--recipe", recipe, "--epochs", "1", "--width", "4", "--out", str(out)]
+    assert cli.main(argv + (["--augment", augment] if augment else [])) == 0
+    augment = augment or cli.DEFAULT_AUGMENT[recipe]
+    printed = capsys.readouterr().out
+    assert "/step - accuracy: " in printed and "test accuracy" in printed  # the Keras progress bar, then the result
+    assert {path.name for path in out.iterdir()} == TRAIN_FILES
+    for name in TRAIN_FILES - {"metrics.json", "model.keras"}:
+        width, height = _png_size(out / name)
+        assert width >= 300 and height >= 150
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["recipe"] == recipe and metrics["settings"]["augment"] == augment.split(",")
+    assert metrics["settings"]["epochs"] == 1 and metrics["data"]["test"] == 360
+    history = metrics["history"]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(history)
+    assert all(len(values) == 1 and math.isfinite(values[0]) for values in history.values())
+    accuracy, loss = metrics["test"]["accuracy"], metrics["test"]["loss"]
+    assert 0.0 <= accuracy <= 1.0 and 0.0 < loss < 20.0
+    confusion = np.array(metrics["confusion_matrix"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 360
+    assert np.trace(confusion) / 360 == pytest.approx(accuracy)
+    if recipe == "distill":
+        assert 0.0 <= metrics["teacher"]["test"]["accuracy"] <= 1.0
+    if recipe == "noisy-student":
+        assert [r["round"] for r in metrics["rounds"]] == [0, 1]
+        assert metrics["rounds"][1]["pseudo_labels"]["total"] == metrics["data"]["unlabeled"] > 0
+        assert metrics["rounds"][1]["test"] == metrics["test"]
+
+    # The saved model is the small CNN the metrics describe: same test accuracy when reloaded.
+    from recipes import data as recipe_data
+
+    model = keras.saving.load_model(out / "model.keras")
+    assert isinstance(model.layers[-1], keras.layers.Dense)
+    test = list(recipe_data.load("digits", split="test", size=16).batch(512).as_numpy_iterator())[0]
+    logits = np.asarray(model(test[0].astype(np.float32), training=False))
+    assert logits.shape == (360, 10)
+    assert np.mean(logits.argmax(-1) == test[1]) == pytest.approx(accuracy)
+
+
+def test_train_on_an_image_folder_and_overwrite(tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    rng = np.random.default_rng(0)
+    for name, channel in (("red", 0), ("green", 1), ("blue", 2)):
+        (folder / name).mkdir(parents=True)
+        for i in range(5):
+            image = rng.integers(0, 60, (12, 10, 3), dtype=np.uint8)
+            image[..., channel] = 200
+            Image.fromarray(image).save(folder / name / f"{i}.png")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "cam.png").write_bytes(b"stale")
+    argv = ["train", "--dataset", f"folder:{folder}", "--augment", "none", "--epochs", "2", "--size", "8",
+            "--batch-size", "4", "--width", "2", "--out", str(out), "--overwrite"]
+    assert cli.main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["classes"] == ["blue", "green", "red"] and metrics["data"]["image_shape"] == [8, 8, 3]
+    assert metrics["data"]["labeled"] + metrics["data"]["test"] == 15 and metrics["augment"] == []
+    assert len(metrics["history"]["loss"]) == 2
+    assert (out / "cam.png").read_bytes() != b"stale"  # replaced, or removed when there are no CAMs
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--augment", "cutmix,warp", "--out", "{tmp}/r"], "unknown augmentation warp"),
+        (["train", "--recipe", "fixmatch", "--out", "{tmp}/r"], "invalid choice: 'fixmatch'"),
+        (["train", "--dataset", "folder:{tmp}/empty", "--out", "{tmp}/r"], "holds no images"),
+        (["train", "--dataset", "folder:{tmp}/nowhere", "--out", "{tmp}/r"], "does not exist"),
+        (["train", "--dataset", "mnist", "--out", "{tmp}/r"], "--dataset must be 'digits', 'tfds:NAME'"),
+        (["train", "--dataset", "tfds:mnist", "--data-dir", "{tmp}/empty", "--out", "{tmp}/r"],
+         "not available offline"),
+        (["train", "--out", "{tmp}/exists"], "pass --overwrite"),
+        (["train", "--out", "{tmp}/exists.png", "--overwrite"], "is not a folder"),
+        (["train", "--epochs", "0", "--out", "{tmp}/r"], "--epochs must be at least 1"),
+        (["train", "--epochs", "two", "--out", "{tmp}/r"], "invalid int value: 'two'"),
+        (["train", "--batch-size", "1", "--out", "{tmp}/r"], "--batch-size must be at least 2"),
+        (["train", "--labeled-fraction", "1.5", "--out", "{tmp}/r"], "--labeled-fraction must be in (0, 1]"),
+        (["train", "--recipe", "noisy-student", "--augment", "mixup", "--out", "{tmp}/r"], "mixup changes labels"),
+        (["train", "--recipe", "noisy-student", "--labeled-fraction", "1", "--out", "{tmp}/r"], "needs unlabeled"),
+        (["train", "--out", "{tmp}/r", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["train"], "the following arguments are required: --out"),
+        (["fly"], "invalid choice: 'fly'"),
+        (["bench", "--rounds", "0"], "must be >= 1"),
+        (["bench", "--only", "torch"], "invalid choice: 'torch'"),
+    ],
+)
+def test_train_and_bench_mistakes_end_with_one_line_and_status_2(tmp_path, capsys, argv, message):
+    (tmp_path / "exists").mkdir()
+    (tmp_path / "exists.png").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    code = cli.main([arg.replace("{tmp}", str(tmp_path)) for arg in argv])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.startswith("tfaug: error: ") and message in captured.err, captured.err
+    assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["preview"], ["bench"]])
+def test_every_command_has_help(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(command + ["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    expected = {
+        (): ["train", "preview", "bench"],
+        ("train",): ["--dataset", "--augment", "--recipe", "noisy-student", "--epochs", "--out", "--overwrite"],
+        ("preview",): ["--augment", "--images"],
+        ("bench",): ["usage: tfaug bench", "--rounds", "--only", "--cases", "--batch", "--size"],
+    }[tuple(command)]
+    assert all(word in text for word in expected), text
+
+
+# -- bench ------------------------------------------------------------------------------------------------
+
+
+def test_bench_passes_its_options_to_the_throughput_script(capsys):
+    argv = ["bench", "--only", "tfaug", "--cases", "cutmix", "--rounds", "1", "--warmup", "1", "--batch", "2",
+            "--size", "8"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "batch 2x8x8x3 float32; median of 1 rounds" in out
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows == ["case", "elementwise x * 1.0001", "tfaug CutMix", "tfaug MixUpCutMix"]
+
+
+def test_bench_outside_a_source_checkout_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(tfaug, "__file__", str(tmp_path / "site-packages" / "tfaug" / "__init__.py"))
+    assert cli.main(["bench"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tfaug: error: tfaug bench runs benchmarks/throughput.py from a source checkout")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_python_dash_m_tfaug_runs_the_command_line(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["tfaug", "train", "--epochs", "0", "--out", "unused"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("tfaug", run_name="__main__")
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "tfaug: error: --epochs must be at least 1, got 0\n"

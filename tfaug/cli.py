@@ -1,11 +1,16 @@
-"""The `tfaug` command line.
+"""The `tfaug` command line (also `python -m tfaug`).
 
+    tfaug train --out runs/digits                            # a small CNN on the embedded digits, ~1 minute
+    tfaug train --dataset folder:photos --augment randaugment,cutmix --recipe distill --out runs/photos
     tfaug preview --augment cutmix,mixup --out grid.png     # real photos from scikit-image, offline
+    tfaug bench --only tfaug --rounds 5                      # benchmarks/throughput.py's table
 
-A user's mistake ends with one `tfaug: error: ...` line and exit status 2, never a traceback.
+A user's mistake ends with one `tfaug: error: ...` line and exit status 2, never a traceback. `train`
+imports `recipes` (the training recipes) only when it runs; the library never imports it.
 """
 
 import argparse
+import logging
 import os
 import pathlib
 import sys
@@ -101,12 +106,188 @@ def preview(args):
 
 
 MIXING = ("cutmix", "mixup", "mixup_cutmix")
+#: Augmentations that change labels: not usable as the noisy student's input noise.
+LABEL_CHANGING = MIXING + ("label_smoothing",)
+RECIPES = ("plain", "distill", "noisy-student")
+TRAIN_DEFAULTS = {"epochs": 50, "batch_size": 64}
+#: Default --augment of each recipe: the noisy student's noise must leave labels alone.
+DEFAULT_AUGMENT = {"plain": "mixup", "distill": "mixup", "noisy-student": "random_erasing"}
+
+
+def train(args):
+    augment = DEFAULT_AUGMENT[args.recipe] if args.augment is None else args.augment
+    names = [] if augment.strip().lower() == "none" else parse_augmentations(augment)
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.batch_size < 2:
+        raise UsageError(f"--batch-size must be at least 2, got {args.batch_size}")
+    if args.size is not None and args.size < 8:
+        raise UsageError(f"--size must be at least 8, got {args.size}")
+    if args.width < 1:
+        raise UsageError(f"--width must be at least 1, got {args.width}")
+    fraction = args.labeled_fraction
+    if fraction is not None and not 0 < fraction <= 1:
+        raise UsageError(f"--labeled-fraction must be in (0, 1], got {fraction}")
+    if args.recipe == "noisy-student":
+        if fraction == 1:
+            raise UsageError("--recipe noisy-student needs unlabeled images: --labeled-fraction below 1")
+        changing = [name for name in names if name in LABEL_CHANGING]
+        if changing:
+            raise UsageError(
+                f"--recipe noisy-student uses --augment as noise on images only; {', '.join(changing)} "
+                f"{'changes' if len(changing) == 1 else 'change'} labels (use e.g. random_erasing, cutout or "
+                "randaugment)"
+            )
+    if args.data_dir and not args.dataset.startswith("tfds:"):
+        raise UsageError("--data-dir applies to --dataset tfds:NAME only")
+    out = pathlib.Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder")
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"{out} exists; pass --overwrite to write into it")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS warns about missing data before its error
+    from recipes import train as recipe
+
+    if fraction is None:
+        fraction = recipe.DEFAULT_LABELED_FRACTION[args.recipe]
+    try:
+        data = recipe.load_data(
+            args.dataset, size=args.size, labeled_fraction=fraction, seed=args.seed, data_dir=args.data_dir
+        )
+    except ValueError as error:
+        raise UsageError(_as_options(str(error))) from error
+    k = data.info.num_classes
+    layers = [AUGMENTATIONS[name][0](k, args.seed + index) for index, name in enumerate(names)]
+    settings = {
+        "command": "tfaug train",
+        "dataset": args.dataset,
+        "augment": names,
+        "size": list(data.image_shape[:2]),
+        "labeled_fraction": fraction,
+    }
+    print(
+        f"tfaug train: {args.dataset} ({k} classes; {len(data.x_labeled)} labeled, "
+        f"{0 if data.x_unlabeled is None else len(data.x_unlabeled)} unlabeled, {len(data.x_test)} test images "
+        f"{'x'.join(map(str, data.image_shape))}), recipe {args.recipe}, augment {', '.join(names) or 'none'}, "
+        f"{args.epochs} epoch{'' if args.epochs == 1 else 's'}",
+        flush=True,
+    )
+    metrics = recipe.train(
+        data,
+        out,
+        augment=layers,
+        recipe=args.recipe,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        width=args.width,
+        settings=settings,
+        verbose=1,
+    )
+    written = sorted(path.name for path in out.iterdir())
+    print(
+        f"test accuracy {metrics['test']['accuracy']:.1%}, loss {metrics['test']['loss']:.3f} "
+        f"({metrics['train_seconds']:.0f} s of training); wrote {out}/: {', '.join(written)}"
+    )
+
+
+def _as_options(message):
+    """A `recipes.data` message in the command's words: its argument names become the options."""
+    for argument, option in (("name", "--dataset"), ("data_dir", "--data-dir"), ("size", "--size"),
+                             ("labeled_fraction", "--labeled-fraction")):
+        message = message.replace(f"`{argument}`", option)
+    return message.replace(" or `download=True`", "").rstrip(".")
+
+
+def find_benchmark():
+    """Path of benchmarks/throughput.py in the source checkout tfaug runs from, or a UsageError."""
+    import tfaug
+
+    script = pathlib.Path(tfaug.__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+    if not script.is_file():
+        raise UsageError(
+            f"tfaug bench runs benchmarks/throughput.py from a source checkout (pip install -e .); "
+            f"it is not at {script}"
+        )
+    return script
+
+
+def bench(args):
+    import importlib.util
+
+    script = find_benchmark()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    spec = importlib.util.spec_from_file_location("tfaug_benchmark_throughput", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    parser = module.build_parser(prog="tfaug bench")
+
+    def error(message):
+        raise UsageError(f"{message} (see tfaug bench --help)")
+
+    parser.error = error
+    module.main(args.passed_through, parser=parser)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a usage mistake as one `tfaug: error: ...` line (via `UsageError`), not usage text."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tfaug", description="Image augmentation for Keras / TensorFlow.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="tfaug", description="Image augmentation for Keras / TensorFlow.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,preview,bench}")
     described = "; ".join(f"{name}: {text}" for name, (_, text) in AUGMENTATIONS.items())
+
+    t = commands.add_parser(
+        "train",
+        help="train a small CNN with augmentations; write metrics, model and pictures",
+        description="Trains a small CNN (conv stages, global average pooling, dense) with tfaug augmentations "
+        "in the tf.data pipeline and writes into --out: metrics.json (settings, per-epoch history, test "
+        "accuracy and loss), model.keras, curves.png, confusion_matrix.png and cam.png (class activation "
+        "maps of a few test images). Runs offline; on the embedded digits in about a minute on 2 CPU cores. "
+        f"Augmentations: {described}.",
+    )
+    t.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits (scikit-learn's 8x8 handwritten digits, embedded; default), tfds:NAME (a TensorFlow "
+        "Datasets dataset already prepared offline, see --data-dir) or folder:PATH (one sub-folder of images "
+        "per class)",
+    )
+    t.add_argument(
+        "--augment",
+        help="comma-separated names, applied in order, or none (default mixup; random_erasing for "
+        "noisy-student, whose noise must leave labels alone)",
+    )
+    t.add_argument(
+        "--recipe",
+        default="plain",
+        choices=RECIPES,
+        help="plain: supervised; distill: a wider CNN teacher distilled into the small CNN; noisy-student: a "
+        "teacher pseudo-labels the unlabeled images for a noised student (--augment is its noise) (default plain)",
+    )
+    t.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"],
+                   help=f"epochs per model (default {TRAIN_DEFAULTS['epochs']})")
+    t.add_argument("--out", required=True, help="folder to write (created; see --overwrite)")
+    t.add_argument("--seed", type=int, default=0, help="seed of the split, weights and augmentations (default 0)")
+    t.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS["batch_size"],
+                   help=f"training batch size (default {TRAIN_DEFAULTS['batch_size']})")
+    t.add_argument("--size", type=int, help="image side in pixels (default 16 for digits, 32 otherwise)")
+    t.add_argument(
+        "--labeled-fraction",
+        type=float,
+        help="fraction of the training split whose labels are used, in (0, 1]; the rest is unlabeled "
+        "(default 1, and 0.1 for noisy-student)",
+    )
+    t.add_argument("--data-dir", help="TensorFlow Datasets data folder (for tfds:NAME; nothing is downloaded)")
+    t.add_argument("--overwrite", action="store_true", help="write into --out even if it exists")
+    t.add_argument("--width", type=int, default=16, help=argparse.SUPPRESS)  # CNN width; tests use tiny ones
+    t.set_defaults(run=train)
+
     p = commands.add_parser(
         "preview",
         help="write a PNG grid of augmented photos with their mixed labels",
@@ -120,16 +301,29 @@ def build_parser():
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(run=preview)
+
+    b = commands.add_parser(
+        "bench",
+        add_help=False,  # --help goes through to the script, whose options these are
+        help="run benchmarks/throughput.py (source checkout) and print its table; options pass through",
+    )
+    b.set_defaults(run=bench)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args, rest = parser.parse_known_args(argv)
+        if rest and args.command != "bench":
+            parser.parse_args(argv)  # reports the unknown arguments as the command's own error
+        args.passed_through = rest
         args.run(args)
-    except (UsageError, ImportError) as error:
+    except UsageError as error:
         print(f"tfaug: error: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:
+        print(f'tfaug: error: {error} (pip install -e ".[examples]" installs what the commands use)', file=sys.stderr)
         return 2
     return 0
 

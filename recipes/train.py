@@ -1,0 +1,414 @@
+"""Train a small CNN with tfaug augmentations and write a report folder: what `tfaug train` runs.
+
+Three recipes, all on the same data and the same small CNN (conv stages, global average pooling, dense
+logits, so class activation maps apply):
+
+- `"plain"`: supervised training on the labeled images.
+- `"distill"`: a wider CNN (two convs a stage, twice the filters) is trained first, then distilled into
+  the small CNN with `recipes.Distiller` (its defaults: alpha 0.1, temperature 10).
+- `"noisy-student"`: `recipes.run_noisy_student`, one round: a small CNN teacher trained on the labeled
+  images pseudo-labels the unlabeled ones, then an equal-size student learns from both, with the
+  augmentations as its input noise (image-only augmentations only: pseudo-labels are not mixed).
+
+Augmentations are tfaug layers run in the `tf.data` pipeline after `batch`, on float32 images in
+[0, 255], one seed per batch index (`layer.seed_for_index`), so a run is reproducible given `seed`.
+Policy layers (RandAugment, AutoAugment, TrivialAugmentWide, AugMix) have colour ops that need RGB: gray
+images go through RGB and back (exact, since R = G = B). Labels are one-hot, so mixing layers apply.
+
+    >>> data = load_data("digits", seed=0)
+    >>> metrics = train(data, "runs/digits", augment=[tfaug.CutMix(num_classes=10, seed=0)])
+    >>> metrics["test"]["accuracy"]
+
+Written into `out`: `metrics.json` (settings, per-epoch history, test accuracy and loss), `model.keras`
+(the small CNN: the student for the distill and noisy-student recipes), `curves.png` (loss and accuracy
+per epoch, training and test), `confusion_matrix.png` and, when `tfaug.viz` has class activation maps,
+`cam.png` for a few test images.
+"""
+
+import dataclasses
+import json
+import math
+import pathlib
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tfaug
+from recipes import data as recipe_data
+from recipes import report
+from recipes.distillation import Distiller
+
+RECIPES = ("plain", "distill", "noisy-student")
+#: The files `train` writes (and replaces) in its output folder.
+OUTPUT_FILES = ("metrics.json", "model.keras", "curves.png", "confusion_matrix.png", "cam.png")
+#: Recipe -> default labeled fraction of the training split (None: every training image is labeled).
+DEFAULT_LABELED_FRACTION = {"plain": None, "distill": None, "noisy-student": 0.1}
+LEARNING_RATE = 3e-3
+_POLICIES = (tfaug.RandAugment, tfaug.AutoAugment, tfaug.TrivialAugmentWide, tfaug.AugMix)
+
+
+@dataclasses.dataclass
+class TrainData:
+    """A dataset in memory: uint8 images `[n, H, W, C]` and int64 labels `[n]`.
+
+    `x_unlabeled` is None when every training image is labeled.
+    """
+
+    info: recipe_data.DatasetInfo
+    x_labeled: np.ndarray
+    y_labeled: np.ndarray
+    x_unlabeled: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def image_shape(self):
+        return tuple(self.x_test.shape[1:])
+
+
+def load_data(dataset="digits", *, size=None, labeled_fraction=None, seed=0, data_dir=None):
+    """Loads a dataset's labeled, unlabeled and test images into memory with `recipes.data`.
+
+    Args:
+        dataset: `"digits"`, `"tfds:NAME"` (offline: prepared in `data_dir`) or `"folder:PATH"`.
+        size: image side in pixels, >= 8; default 16 for digits (8x8 upsampled), 32 for the others.
+        labeled_fraction: fraction of the training split that keeps its labels, in (0, 1]; None or 1
+            (default) labels all of it. The rest is the unlabeled pool.
+        seed: int seed of the digits and folder splits (stratified, 20% test).
+        data_dir: TFDS data folder (TFDS only).
+
+    Returns:
+        a `TrainData`.
+
+    Raises:
+        ValueError: from `recipes.data` (unknown source, folder without images, a TFDS dataset that is not
+            prepared offline, too few images to split), or a bad `size` / `labeled_fraction`.
+    """
+    source = dataset.split(":", 1)[0] if isinstance(dataset, str) else None
+    if size is None:
+        size = 16 if dataset == "digits" else 32
+    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+        raise ValueError(f"`size` must be an int >= 8, got {size!r}.")
+    if labeled_fraction is not None and not 0.0 < labeled_fraction <= 1.0:
+        raise ValueError(f"`labeled_fraction` must be in (0, 1], got {labeled_fraction!r}.")
+    if labeled_fraction == 1.0:
+        labeled_fraction = None
+    info = recipe_data.info(dataset, data_dir=data_dir)
+    channels = 3 if source == "folder" else None
+    kwargs = dict(size=size, channels=channels)
+    if source == "tfds":
+        kwargs["data_dir"] = data_dir
+        percent = None if labeled_fraction is None else round(100 * labeled_fraction)
+        if percent is not None and not 1 <= percent <= 99:
+            raise ValueError(f"`labeled_fraction` must be between 0.01 and 0.99 for TFDS, got {labeled_fraction}.")
+        splits = {"labeled": "train" if percent is None else f"train[:{percent}%]", "test": "test"}
+        if percent is not None:
+            splits["unlabeled"] = f"train[{percent}%:]"
+    else:
+        kwargs["seed"] = seed
+        splits = {"labeled": "train", "test": "test"}
+        if labeled_fraction is not None:
+            kwargs["labeled_fraction"] = labeled_fraction
+            splits.update(labeled="labeled", unlabeled="unlabeled")
+    arrays = {name: _arrays(recipe_data.load(dataset, split=split, **kwargs), split) for name, split in splits.items()}
+    if arrays["test"][0].shape[-1] not in (1, 3):
+        raise ValueError(f"images of {dataset!r} have {arrays['test'][0].shape[-1]} channels; 1 or 3 are supported.")
+    x_unlabeled = arrays["unlabeled"][0] if "unlabeled" in arrays else None
+    return TrainData(info, *arrays["labeled"], x_unlabeled, *arrays["test"])
+
+
+def _arrays(dataset, split):
+    """`(images, labels)` as numpy arrays (labels None for a dataset of images only)."""
+    images, labels = [], []
+    for element in dataset.as_numpy_iterator():
+        image, label = element if isinstance(element, tuple) else (element, None)
+        images.append(image)
+        labels.append(label)
+    if not images:
+        raise ValueError(f"the {split!r} split of the dataset is empty.")
+    return np.stack(images), None if labels[0] is None else np.asarray(labels, np.int64)
+
+
+# -- models -------------------------------------------------------------------------------------------------
+
+
+def small_cnn(input_shape, num_classes, width=16, name="small_cnn"):
+    """3 conv stages (`width`, 2x, 4x filters; BatchNorm, ReLU, max-pooling between), GAP, dropout, logits.
+
+    Inputs are images in [0, 255] (any dtype); outputs are logits. 24k parameters at width 16.
+    """
+    return _cnn(input_shape, num_classes, (width, 2 * width, 4 * width), 1, 0.2, name)
+
+
+def wide_cnn(input_shape, num_classes, width=16, name="wide_cnn"):
+    """The distillation teacher: two convs a stage and twice the filters of `small_cnn` (15x its cost)."""
+    return _cnn(input_shape, num_classes, (2 * width, 4 * width, 8 * width), 2, 0.3, name)
+
+
+def _cnn(input_shape, num_classes, widths, convs_per_stage, dropout, name):
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    for stage, filters in enumerate(widths):
+        if stage:
+            x = keras.layers.MaxPooling2D()(x)
+        for _ in range(convs_per_stage):
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            # momentum 0.9: short runs have too few steps for the default 0.99 moving averages.
+            x = keras.layers.BatchNormalization(momentum=0.9)(x)
+            x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# -- augmentation ---------------------------------------------------------------------------------------
+
+
+def augmenter(layers, channels):
+    """`fn(index, (images, labels)) -> (float images, labels)`: the layers in order, seeded by batch index."""
+    layers = list(layers)
+
+    # The layers are plain TensorFlow: converting their code with AutoGraph only costs seconds of tracing.
+    @tf.autograph.experimental.do_not_convert
+    def augment(index, batch):
+        images, labels = batch
+        images = tf.cast(images, tf.float32)
+        for layer in layers:
+            seed = layer.seed_for_index(index)
+            if channels == 1 and isinstance(layer, _POLICIES):
+                rgb, labels = layer.augment((tf.image.grayscale_to_rgb(images), labels), seed=seed)
+                images = rgb[..., :1]
+            else:
+                images, labels = layer.augment((images, labels), seed=seed)
+        return images, labels
+
+    return augment
+
+
+def _noise(layers, channels):
+    """Image-only input noise for the noisy student (`run_noisy_student`'s `noise` callable), or None."""
+    if not layers:
+        return None
+    label_free = augmenter(layers, channels)
+    counter = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def noise(images):
+        return label_free(counter.assign_add(1), (images, tf.zeros([tf.shape(images)[0], 1])))[0]
+
+    return noise
+
+
+def _pipeline(x, y, num_classes, layers, batch_size, seed):
+    """Infinite shuffled, batched, augmented `(images, one-hot labels)`; steps per epoch."""
+    steps = max(1, len(x) // batch_size)
+    ds = tf.data.Dataset.from_tensor_slices((x, np.eye(num_classes, dtype=np.float32)[y]))
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(batch_size, drop_remainder=True).enumerate()
+    ds = ds.map(augmenter(layers, x.shape[-1]), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
+def _test_set(data):
+    """Unbatched `(float32 image, one-hot label)` pairs of the test split."""
+    labels = np.eye(data.info.num_classes, dtype=np.float32)[data.y_test]
+    return tf.data.Dataset.from_tensor_slices((data.x_test.astype(np.float32), labels))
+
+
+def _optimizer(steps, alpha=0.0):
+    return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, max(1, steps), alpha=alpha))
+
+
+def _compile(model, steps):
+    model.compile(
+        optimizer=_optimizer(steps),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+# -- recipes --------------------------------------------------------------------------------------------
+
+
+def _plain(data, layers, epochs, batch_size, width, seed, verbose):
+    k = data.info.num_classes
+    train_ds, steps = _pipeline(data.x_labeled, data.y_labeled, k, layers, batch_size, seed)
+    model = small_cnn(data.image_shape, k, width)
+    _compile(model, steps * epochs)
+    history = model.fit(
+        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=_test_set(data).batch(256), shuffle=False,
+        verbose=verbose
+    )
+    return model, history.history, {}
+
+
+def _distill(data, layers, epochs, batch_size, width, seed, verbose):
+    k = data.info.num_classes
+    train_ds, steps = _pipeline(data.x_labeled, data.y_labeled, k, layers, batch_size, seed)
+    test_ds = _test_set(data).batch(256)
+    teacher = wide_cnn(data.image_shape, k, width)
+    _compile(teacher, steps * epochs)
+    _say(verbose, f"teacher ({teacher.count_params():,} parameters):")
+    teacher_history = teacher.fit(
+        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=test_ds, shuffle=False, verbose=verbose
+    )
+    student = small_cnn(data.image_shape, k, width, name="student")
+    distiller = Distiller(teacher=teacher, student=student)
+    distiller.compile(optimizer=_optimizer(steps * epochs), metrics=["accuracy"])
+    _say(verbose, f"student ({student.count_params():,} parameters), distilled:")
+    history = distiller.fit(
+        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=test_ds, shuffle=False, verbose=verbose
+    )
+    extra = {"teacher": {"history": _floats(teacher_history.history), "test": _evaluate(teacher, data)}}
+    return student, history.history, extra
+
+
+def _noisy_student(data, layers, epochs, batch_size, width, seed, verbose):
+    from recipes.noisy_student import run_noisy_student
+
+    k = data.info.num_classes
+    # One `epochs` serves the teacher (labeled images) and the student (labeled + pseudo-labeled): repeating
+    # the labeled images gives the teacher as many steps an epoch as the unlabeled pool has images; the
+    # recipe's sample weights keep the student's loss mean_labeled + mean_pseudo_labeled.
+    repeat = max(1, round(len(data.x_unlabeled) / len(data.x_labeled)))
+    labeled = tf.data.Dataset.from_tensor_slices((data.x_labeled, data.y_labeled)).repeat(repeat)
+    unlabeled = tf.data.Dataset.from_tensor_slices(data.x_unlabeled)
+    teacher_steps = epochs * math.ceil(len(data.x_labeled) * repeat / batch_size)
+    _say(verbose, "teacher, then one noised student:")
+    records = run_noisy_student(
+        lambda r: small_cnn(data.image_shape, k, width, name=f"noisy_{r}"),
+        labeled,
+        unlabeled,
+        rounds=1,
+        threshold=0.3,
+        soft=True,
+        noise=_noise(layers, data.image_shape[-1]),
+        epochs=epochs,
+        batch_size=batch_size,
+        from_logits=True,
+        optimizer=_optimizer(teacher_steps, alpha=0.1),
+        metrics=("accuracy",),
+        validation_data=_test_set(data),
+        seed=seed,
+        verbose=verbose,
+    )
+    rounds = [
+        {
+            "round": r.round,
+            "test": _evaluate(r.model, data),
+            "pseudo_labels": r.pseudo_labels,
+            "history": _floats(r.history),
+        }
+        for r in records
+    ]
+    return records[-1].model, records[-1].history, {"rounds": rounds}
+
+
+_RECIPE_FUNCTIONS = {"plain": _plain, "distill": _distill, "noisy-student": _noisy_student}
+
+
+def _say(verbose, text):
+    if verbose:
+        print(text, flush=True)
+
+
+def _logits(model, images, batch_size=512):
+    # Direct calls in inference mode: `predict` would trace a new function for every model of a run.
+    chunks = range(0, len(images), batch_size)
+    return np.concatenate(
+        [np.asarray(model(tf.constant(images[i : i + batch_size], tf.float32), training=False)) for i in chunks]
+    )
+
+
+def _evaluate(model, data):
+    """Test accuracy and mean cross-entropy of a logits model."""
+    logits = _logits(model, data.x_test)
+    loss = keras.losses.sparse_categorical_crossentropy(data.y_test, logits, from_logits=True)
+    return {"accuracy": float(np.mean(np.argmax(logits, -1) == data.y_test)), "loss": float(np.mean(loss))}
+
+
+def _floats(history):
+    return {key: [float(value) for value in values] for key, values in history.items()}
+
+
+# -- the whole run --------------------------------------------------------------------------------------
+
+
+def train(
+    data, out, *, augment=(), recipe="plain", epochs=50, seed=0, batch_size=64, width=16, settings=None, verbose=1
+):
+    """Trains with `recipe` on `data` and writes the report files into the folder `out`.
+
+    Args:
+        data: a `TrainData` (`load_data`).
+        out: folder to write into (created if missing; files in it are replaced).
+        augment: tfaug layers applied in order to each training batch (built with their seeds).
+        recipe: one of `RECIPES`; default `"plain"`.
+        epochs: epochs per model, >= 1; default 50.
+        seed: int seed of the weights, shuffling and pseudo-labelling; default 0.
+        batch_size: training batch size, >= 2 (mixing needs pairs); default 64.
+        width: filters of the small CNN's first stage, >= 1; default 16.
+        settings: a dict recorded as is in `metrics.json` (the command line's arguments).
+        verbose: Keras `fit` verbosity (1: progress bar); default 1.
+
+    Returns:
+        the dict written to `metrics.json`.
+
+    Raises:
+        ValueError: an unknown recipe, `epochs` < 1, `batch_size` < 2, `width` < 1, a noisy-student run
+            without unlabeled images, or augmentations that change labels for the noisy student.
+    """
+    if recipe not in RECIPES:
+        raise ValueError(f"`recipe` must be one of {', '.join(RECIPES)}, got {recipe!r}.")
+    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 2), ("width", width, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.")
+    layers = list(augment)
+    if recipe == "noisy-student":
+        if data.x_unlabeled is None:
+            raise ValueError("the noisy-student recipe needs unlabeled images: load with a `labeled_fraction` below 1.")
+        changing = [type(layer).__name__ for layer in layers if layer.transforms_labels]
+        if changing:
+            raise ValueError(
+                f"the noisy-student recipe uses the augmentations as input noise on images only; "
+                f"{', '.join(changing)} change labels."
+            )
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUT_FILES:  # no stale file of an earlier run survives
+        (out / name).unlink(missing_ok=True)
+    keras.utils.set_random_seed(seed)
+    start = time.time()
+    model, history, extra = _RECIPE_FUNCTIONS[recipe](data, layers, epochs, batch_size, width, seed, verbose)
+    seconds = time.time() - start
+    predicted = np.argmax(_logits(model, data.x_test), -1)
+    k = data.info.num_classes
+    confusion = np.bincount(data.y_test * k + predicted, minlength=k * k).reshape(k, k)
+    metrics = {
+        "settings": dict(settings or {}, recipe=recipe, epochs=epochs, seed=seed, batch_size=batch_size, width=width),
+        "data": {
+            "dataset": data.info.name, "classes": list(data.info.class_names), "image_shape": list(data.image_shape),
+            "labeled": len(data.x_labeled), "unlabeled": 0 if data.x_unlabeled is None else len(data.x_unlabeled),
+            "test": len(data.x_test),
+        },
+        "augment": [layer.get_config() for layer in layers],
+        "history": _floats(history),
+        "test": _evaluate(model, data),
+        "confusion_matrix": confusion.tolist(),
+        "parameters": int(model.count_params()),
+        "train_seconds": round(seconds, 1),
+        **extra,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
+    model.save(out / "model.keras")
+    names = " + ".join(type(layer).__name__ for layer in layers) or "no augmentation"
+    whose = "" if recipe == "plain" else " (the student)"
+    report.plot_curves(metrics["history"], out / "curves.png", title=f"{data.info.name}, {recipe}{whose}, {names}")
+    report.plot_confusion_matrix(confusion, data.info.class_names, out / "confusion_matrix.png")
+    report.write_cams(model, data.x_test, data.y_test, data.info.class_names, out / "cam.png")
+    return metrics
+
+
+__all__ = ["RECIPES", "TrainData", "load_data", "small_cnn", "train", "wide_cnn"]
