@@ -116,3 +116,24 @@ def test_pick_examples_takes_one_image_per_class_first():
     assert report.pick_examples(labels, count=3) == [2, 3, 0]
     assert report.pick_examples(labels, count=5) == [2, 3, 0, 1, 4]
     assert report.pick_examples(labels, count=20) == [2, 3, 0, 1, 4, 5, 6]
+
+
+def test_load_data_reads_tfds_train_and_test_splits(monkeypatch):
+    import tensorflow_datasets as tfds
+
+    splits, load = [], recipe.recipe_data.load
+
+    def spy(name, split, **kwargs):
+        splits.append(split)
+        return load(name, split, **kwargs)
+
+    monkeypatch.setattr(recipe.recipe_data, "load", spy)
+    with tfds.testing.mock_data(num_examples=20):  # the mock yields 20 examples for any split or slice
+        data = recipe.load_data("tfds:mnist", size=8, labeled_fraction=0.25)
+        everything = recipe.load_data("tfds:mnist")
+    assert splits == ["train[:25%]", "test", "train[25%:]", "train", "test"]
+    assert data.image_shape == (8, 8, 1) and data.info.num_classes == 10
+    assert data.x_unlabeled.shape == (20, 8, 8, 1) and data.y_labeled.shape == (20,)
+    assert everything.image_shape == (32, 32, 1) and everything.x_unlabeled is None
+    with pytest.raises(ValueError, match="between 0.01 and 0.99 for TFDS"):
+        recipe.load_data("tfds:mnist", labeled_fraction=0.001)
