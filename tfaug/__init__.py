@@ -10,8 +10,12 @@ import sys as _sys
 
 __version__ = "0.1.0"
 
-if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "tfaug" and "tensorflow" not in _sys.modules:
-    # The `tfaug` command: TensorFlow's C++ start-up lines (CPU features, no CUDA) are written to the
+_COMMAND = _os.path.basename(_sys.argv[0] if _sys.argv else "") == "tfaug" or getattr(_sys, "orig_argv", [])[1:3] == [
+    "-m",
+    "tfaug",
+]
+if _COMMAND and "tensorflow" not in _sys.modules:
+    # The `tfaug` command (or `python -m tfaug`): TensorFlow's C++ start-up lines (CPU features, no CUDA) are written to the
     # terminal before its log settings apply; keep them out of the command's output. Library users
     # (and import errors, which are Python exceptions) are unaffected.
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
