@@ -14,14 +14,16 @@ from tfaug.policies import engine
 SEED = tf.constant([5, 6], tf.int64)
 
 
-def test_output_is_the_documented_convex_mix(small_photos):
+@pytest.mark.parametrize("interpolation, all_ops", [("nearest", False), ("nearest", True), ("bilinear", False)])
+def test_output_is_the_documented_convex_mix(small_photos, interpolation, all_ops):
+    # Nearest resampling is fused with the mix (the chains are never written): it must equal the program.
     images = tf.constant(small_photos.astype(np.float32))
-    layer = AugMix(seed=0)
+    layer = AugMix(seed=0, interpolation=interpolation, all_ops=all_ops)
     t = layer.get_random_transformation({"images": images}, seed=SEED)
     out = layer.augment(images, seed=SEED).numpy()
     chains = engine.apply_program(
         tf.tile(images, [3, 1, 1, 1]), t["op_ids"], t["arguments"], t["centers"],
-        ops=layer.op_table, value_range=(0.0, 255.0), fill_level=128.0, interpolation="nearest", chunk=1,
+        ops=layer.op_table, value_range=(0.0, 255.0), fill_level=128.0, interpolation=interpolation, chunk=1,
     ).numpy().reshape(3, *small_photos.shape)
     w = t["chain_weights"].numpy()
     m = t["skip_weight"].numpy()[:, None, None, None]
