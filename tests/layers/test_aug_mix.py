@@ -16,7 +16,6 @@ SEED = tf.constant([5, 6], tf.int64)
 
 @pytest.mark.parametrize("interpolation, all_ops", [("nearest", False), ("nearest", True), ("bilinear", False)])
 def test_output_is_the_documented_convex_mix(small_photos, interpolation, all_ops):
-    # Nearest resampling is fused with the mix (the chains are never written): it must equal the program.
     images = tf.constant(small_photos.astype(np.float32))
     layer = AugMix(seed=0, interpolation=interpolation, all_ops=all_ops)
     t = layer.get_random_transformation({"images": images}, seed=SEED)

@@ -8,8 +8,6 @@ from tfaug import ops as tfops
 from tfaug import random as tfr
 from tfaug.layers._policy import PolicyLayer
 from tfaug.ops._xla import fused
-from tfaug.ops import geometry
-from tfaug.ops.histogram import apply_lut
 from tfaug.policies import engine
 
 #: The paper's ops: no colour enhancers (they overlap the ImageNet-C corruptions).
@@ -115,18 +113,12 @@ class AugMix(PolicyLayer):
 
     def transform_images(self, images, transformation):
         t = transformation
-        # The chains run on uint8 levels (as every program does): quantise the batch once, tile the levels.
-        levels = _tiled_levels(images, self.value_range, self.width)
-        if self.interpolation == "nearest":
-            # Each chain's resampling, lookup tables and the mix in one kernel, reading the chains' stored levels.
-            stored, tables, matrix = engine.run_deferred(
-                levels, t["op_ids"], t["arguments"], t["centers"], ops=tuple(self.op_table),
-                fill_level=float(self.fill_value), chunk=engine.chunk_size_for(levels.shape[0]),
-            )
-            return _resample_and_mix(images, stored, tables, matrix, t["chain_weights"], t["skip_weight"],
-                                     self.value_range, float(self.fill_value), self.width)
-        chains = self.run_program(levels, t, value_range=(0.0, 255.0))
-        return _mix(images, chains, t["chain_weights"], t["skip_weight"], self.value_range, self.width)
+        batch = tf.shape(images)[0]
+        # The chains run on uint8 levels (as every program does): quantise the batch once and tile the levels,
+        # not the float images; the mix reads the chains' levels.
+        chains = self.run_program(_tiled_levels(images, self.value_range, self.width), t, value_range=(0.0, 255.0))
+        chains = tf.reshape(chains, tf.concat([[self.width, batch], tf.shape(images)[1:]], 0))
+        return _mix(images, chains, t["chain_weights"], t["skip_weight"], self.value_range)
 
     def get_config(self):
         config = super().get_config()
@@ -144,32 +136,15 @@ def _tiled_levels(images, value_range, width):
 
 
 @fused
-def _mix(images, chains, chain_weights, skip_weight, value_range, width):
-    """`(1 - m) x + m sum_k w_k chain_k` in float; `chains` is `[width * B, H, W, C]` uint8 levels."""
+def _mix(images, chains, chain_weights, skip_weight, value_range):
+    """`(1 - m) x + m sum_k w_k chain_k` in float; `chains` is `[width, B, H, W, C]` uint8 levels."""
     x = tfops.to_float(images)
-    chains = tf.reshape(chains, tf.concat([[width], tf.shape(images)], 0))
     w = tf.cast(tf.transpose(chain_weights), x.dtype)[:, :, None, None, None]
     low, high = value_range
     # sum_k w_k (low + level_k * scale) = low + scale * sum_k w_k level_k, as the weights sum to 1.
     mixed = tf.reduce_sum(w * tf.cast(chains, x.dtype), axis=0) * ((high - low) / 255.0) + low
     m = tf.cast(skip_weight, x.dtype)[:, None, None, None]
     return tfops.from_float((1.0 - m) * x + m * mixed, images.dtype)
-
-
-@fused
-def _resample_and_mix(images, stored, tables, matrix, chain_weights, skip_weight, value_range, fill_level, width):
-    """`_mix` of the chains `tables[stored[nearest_index(matrix)]]` (`fill_level` outside), without writing them."""
-    shape = tf.shape(stored)
-    rows, channels = shape[0], shape[3]
-    if matrix is None:
-        index = tf.reshape(tf.range(rows * shape[1] * shape[2]), shape[:3])
-    else:
-        index = geometry.nearest_index(matrix, rows, shape[1], shape[2])
-    pixels = tf.gather(tf.reshape(stored, tf.stack([-1, channels])), tf.maximum(index, 0))
-    chains = apply_lut(tables, pixels, tf.uint8)
-    fill = tfops.from_float(tf.constant(fill_level, tf.float32), tf.uint8)
-    chains = tf.where((index >= 0)[..., None], chains, fill)
-    return _mix.python_function(images, chains, chain_weights, skip_weight, value_range, width)
 
 
 def augmix_views(layer, images):

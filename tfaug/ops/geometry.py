@@ -189,27 +189,6 @@ def _source_points(matrices, batch, height, width):
     return row(0) / z, row(1) / z
 
 
-def nearest_index(matrices, batch, height, width):
-    """The row of `reshape(images, [-1, C])` that nearest resampling copies to each output pixel, int32
-    `[B, H, W]` (`(b * H + row) * W + col`), -1 where the pixel samples outside its image (fill).
-
-    `matrices` as in `transform`. For kernels that resample and go on computing in the same XLA cluster
-    (the index is materialised, see `_materialize`).
-    """
-    x, y = _source_points(matrices, batch, height, width)
-    h = tf.cast(height, tf.float32)
-    w = tf.cast(width, tf.float32)
-    # `floor(x)` is in [0, W) exactly when `x` is (NaN in neither); testing it rather than `x` leaves `x`
-    # one use, so XLA computes the divisions and the index in one pass. Clipping in float keeps far-away
-    # (or inf) coordinates from overflowing the int cast; those pixels are filled anyway.
-    fx, fy = tf.floor(x), tf.floor(y)
-    inside = (fx >= 0.0) & (fx < w) & (fy >= 0.0) & (fy < h)
-    col = tf.cast(tf.clip_by_value(fx, 0.0, w - 1.0), tf.int32)
-    row = tf.cast(tf.clip_by_value(fy, 0.0, h - 1.0), tf.int32)
-    first_row = tf.range(batch)[:, None, None] * height  # [B, 1, 1]: the table row of each image's (0, 0)
-    return _materialize(tf.where(inside, (first_row + row) * width + col, -1))
-
-
 @fused
 def _transform(images, matrices, interpolation, fill_value):
     """The resampling kernel (XLA); `images` `[B, H, W, C]`, `matrices` `[B, 3, 3]` or `[3, 3]`.
@@ -221,6 +200,7 @@ def _transform(images, matrices, interpolation, fill_value):
     batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
     h = tf.cast(height, tf.float32)
     w = tf.cast(width, tf.float32)
+    x, y = _source_points(matrices, batch, height, width)
     table = tf.reshape(images, [-1, channels])
     first_row = tf.range(batch)[:, None, None] * height  # [B, 1, 1]: the table row of each image's (0, 0)
     fill = tf.convert_to_tensor(fill_value)
@@ -228,12 +208,18 @@ def _transform(images, matrices, interpolation, fill_value):
     if fill.shape.rank == 2:  # per-image colours [B, C]
         fill = fill[:, None, None, :]
     if interpolation == "nearest":
-        # No arithmetic on pixels: exact for every dtype.
-        index = nearest_index(matrices, batch, height, width)
+        # No arithmetic on pixels: exact for every dtype. `floor(x)` is in [0, W) exactly when `x` is
+        # (NaN in neither); testing it rather than `x` leaves `x` one use, so XLA computes the divisions
+        # and the index in one pass. Clipping in float keeps far-away (or inf) coordinates from
+        # overflowing the int cast; those pixels are filled anyway.
+        fx, fy = tf.floor(x), tf.floor(y)
+        inside = (fx >= 0.0) & (fx < w) & (fy >= 0.0) & (fy < h)
+        col = tf.cast(tf.clip_by_value(fx, 0.0, w - 1.0), tf.int32)
+        row = tf.cast(tf.clip_by_value(fy, 0.0, h - 1.0), tf.int32)
+        index = _materialize(tf.where(inside, (first_row + row) * width + col, -1))  # -1: fill
         pixels = tf.gather(table, tf.maximum(index, 0))
         out = tf.where((index >= 0)[..., None], pixels, from_float(fill, images.dtype))
         return tf.reshape(out, shape)
-    x, y = _source_points(matrices, batch, height, width)
     inside = (x >= 0.0) & (x < w) & (y >= 0.0) & (y < h)
     x = x - 0.5
     y = y - 0.5

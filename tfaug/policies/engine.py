@@ -244,9 +244,7 @@ SELECTED_KERNELS = {
 
 @fused
 def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-             channels, finish=True):
-    """The program's XLA computation; with `finish` False it stops before the geometry and returns the stored
-    levels and their pending tables (`run_deferred`)."""
+             channels):
     # `fused` may trace with relaxed shapes: the slot and channel counts come from the caller.
     images.set_shape([None, None, None, channels])
     x = to_uint8_levels(images, value_range)
@@ -283,8 +281,6 @@ def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_
         if tables is not None:
             tables = _materialize(tables)
             pending = tables if pending is None else _materialize(tf.gather(tables, pending, batch_dims=2))
-    if not finish:
-        return x, identity if pending is None else pending
     inside = None  # [B, H, W, 1] uint8: 0 where geometry filled the pixel (None: nowhere)
     if matrix is not None:
         # One resampling of the images that chose a geometric op.
@@ -336,40 +332,17 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
         raise ValueError(f"`op_ids` must be [batch, slots] with a static number of slots, got {op_ids.shape}.")
     ops = tuple(ops)
     slots = int(op_ids.shape[1])
-    matrix = _matrices(tf.shape(images), op_ids, arguments, ops)
+    # The matrices are computed here, outside the XLA computation, with TensorFlow's own sin and cos.
+    matrix = None
+    if any(name in GEOMETRIC for name in ops):
+        shape = tf.shape(images)
+        height, width = shape[1], shape[2]
+        for s in range(slots):
+            ids, args = op_ids[:, s], arguments[:, s]
+            slot_matrix = geometry.identity_matrix(shape[0])
+            for k, name in enumerate(ops):
+                if name in GEOMETRIC:
+                    slot_matrix = tf.where(tf.equal(ids, k)[:, None, None], MATRICES[name](args, height, width), slot_matrix)
+            matrix = slot_matrix if matrix is None else geometry.compose(matrix, slot_matrix)
     return _program(images, op_ids, arguments, centers, matrix, ops, tuple(value_range), float(fill_level),
                     interpolation, int(chunk), slots, images.shape[-1])
-
-
-def run_deferred(levels, op_ids, arguments, centers, ops, fill_level, chunk):
-    """Runs a program's pixel ops on uint8 `levels` and defers the rest to the caller's own kernel.
-
-    Returns `(stored, tables, matrix)`: the stored uint8 levels `[B, H, W, C]`, their pending lookup tables
-    int32 `[B, C, 256]` and the geometry `[B, 3, 3]` (None if `ops` has no geometric op). The program's
-    nearest-resampling result is `tables[stored[geometry.nearest_index(matrix)]]`, `fill_level` where the
-    index is -1 (what `apply_program` computes); a kernel that reads it can fuse it with what follows.
-    """
-    levels = tf.convert_to_tensor(levels)
-    if levels.dtype != tf.uint8:
-        raise TypeError(f"`levels` must be uint8, got {levels.dtype.name}.")
-    ops = tuple(ops)
-    stored, tables = _program(levels, op_ids, arguments, centers, None, ops, (0.0, 255.0), float(fill_level),
-                              "nearest", int(chunk), int(op_ids.shape[1]), levels.shape[-1], finish=False)
-    return stored, tables, _matrices(tf.shape(levels), op_ids, arguments, ops)
-
-
-def _matrices(shape, op_ids, arguments, ops):
-    """Each image's geometric ops composed into one `[B, 3, 3]` (None if `ops` has none), computed outside the
-    XLA computation with TensorFlow's own sin and cos."""
-    if not any(name in GEOMETRIC for name in ops):
-        return None
-    height, width = shape[1], shape[2]
-    matrix = None
-    for s in range(int(op_ids.shape[1])):
-        ids, args = op_ids[:, s], arguments[:, s]
-        slot_matrix = geometry.identity_matrix(shape[0])
-        for k, name in enumerate(ops):
-            if name in GEOMETRIC:
-                slot_matrix = tf.where(tf.equal(ids, k)[:, None, None], MATRICES[name](args, height, width), slot_matrix)
-        matrix = slot_matrix if matrix is None else geometry.compose(matrix, slot_matrix)
-    return matrix
