@@ -59,6 +59,7 @@ import tfaug  # noqa: E402
 from recipes import Distiller  # noqa: E402
 from recipes import TTAClassifier  # noqa: E402
 from recipes import data as recipe_data  # noqa: E402
+from recipes import train as recipe_train  # noqa: E402
 
 NUM_CLASSES = 10
 SIZE = 16
@@ -125,29 +126,12 @@ def labeled_index(y_train, seed):
 
 def small_cnn(name="small_cnn"):
     """The student and baseline: 3 conv stages (16, 32, 64 filters), GAP, dropout, dense logits (24k params)."""
-    return _cnn((16, 32, 64), convs_per_stage=1, dropout=0.2, name=name)
+    return recipe_train.small_cnn((SIZE, SIZE, 1), NUM_CLASSES, width=16, name=name)
 
 
 def wide_cnn(name="wide_cnn"):
     """The distillation teacher: 3 stages of two convs (32, 64, 128 filters), about 15x the small CNN's cost."""
-    return _cnn((32, 64, 128), convs_per_stage=2, dropout=0.3, name=name)
-
-
-def _cnn(widths, convs_per_stage, dropout, name):
-    inputs = keras.Input((SIZE, SIZE, 1))
-    x = keras.layers.Rescaling(1 / 255)(inputs)
-    for stage, width in enumerate(widths):
-        if stage:
-            x = keras.layers.MaxPooling2D()(x)
-        for _ in range(convs_per_stage):
-            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
-            # momentum 0.9: a run has only ~600 steps, too few for the default 0.99 moving averages.
-            x = keras.layers.BatchNormalization(momentum=0.9)(x)
-            x = keras.layers.ReLU()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(NUM_CLASSES)(x)
-    return keras.Model(inputs, outputs, name=name)
+    return recipe_train.wide_cnn((SIZE, SIZE, 1), NUM_CLASSES, width=16, name=name)
 
 
 # -- augmentation ------------------------------------------------------------------------------------------
