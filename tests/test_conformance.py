@@ -40,6 +40,7 @@ LAYERS = sorted(
 )
 IDS = [cls.__name__ for cls in LAYERS]
 layers = pytest.mark.parametrize("cls", LAYERS, ids=IDS)
+MIXING = [cls for cls in LAYERS if cls.mixes_batch]
 
 
 def kwargs_of(cls, **overrides):
@@ -335,6 +336,30 @@ def test_tf_data_map_after_batch_reproducible_with_enumerate(cls, batch):
     assert_same(first, sorted(mapped.as_numpy_iterator(), key=lambda t: t[0].tobytes()))
     again = indexed.map(map_function(cls), **options)  # a new function built with the same seed
     assert_same(first, sorted(again.as_numpy_iterator(), key=lambda t: t[0].tobytes()))
+
+
+@pytest.mark.parametrize("cls", MIXING, ids=[cls.__name__ for cls in MIXING])
+def test_mixing_layers_reject_bad_inputs_by_name(cls, small_photos):
+    layer = cls(seed=0)  # no num_classes
+    images, labels = small_photos, np.eye(4, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"`images`.*rank 2"):
+        layer((images[0, ..., 0], labels))
+    with pytest.raises(ValueError, match=r"`images`.*rank 5"):
+        layer((images[None], labels))
+    with pytest.raises(ValueError, match="mixes images of a batch"):
+        layer((images[0], labels[0]))
+    with pytest.raises(ValueError, match=r"changes labels, so it needs them: pass \(images, labels\)"):
+        layer(images)
+    with pytest.raises(ValueError, match="`num_classes`"):
+        layer((images, np.arange(4)))
+    with pytest.raises(ValueError, match=r"`labels` has batch size 3"):
+        layer((images, labels[:3]))
+    with pytest.raises(ValueError, match=r"sparse `labels` must lie in \[0, num_classes=3\)"):
+        cls(num_classes=3, seed=0)((images, np.arange(4)))
+    with pytest.raises(ValueError, match="`bounding_boxes`"):
+        layer({"images": images, "labels": labels, "bounding_boxes": np.zeros([4, 1, 4], np.float32)})
+    with pytest.raises(TypeError, match="`images` must have a float or integer dtype"):
+        layer((images > 100, labels))
 
 
 def test_model_with_erasing_layers_fits_on_a_mixing_pipeline(small_photos):

@@ -336,26 +336,3 @@ def test_dynamic_batch_of_one_passes_through():
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CutMix(**kwargs)
-
-
-def test_bad_inputs_raise():
-    layer = CutMix(seed=0)
-    images, labels = filled(B, np.uint8), np.eye(B, dtype=np.float32)
-    with pytest.raises(ValueError, match=r"`images`.*rank 2"):
-        layer((images[0, ..., 0], labels))
-    with pytest.raises(ValueError, match=r"`images`.*rank 5"):
-        layer((images[None], labels))
-    with pytest.raises(ValueError, match="mixes images of a batch"):
-        layer((images[0], labels[0]))
-    with pytest.raises(ValueError, match=r"changes labels, so it needs them: pass \(images, labels\)"):
-        layer(images)
-    with pytest.raises(ValueError, match="`num_classes`"):
-        layer((images, np.arange(B)))
-    with pytest.raises(ValueError, match=r"`labels` has batch size 5"):
-        layer((images, labels[:5]))
-    with pytest.raises(ValueError, match=r"sparse `labels` must lie in \[0, num_classes=3\)"):
-        CutMix(num_classes=3, seed=0)((images, np.arange(B)))
-    with pytest.raises(ValueError, match="`bounding_boxes`"):
-        layer({"images": images, "labels": labels, "bounding_boxes": np.zeros([B, 1, 4], np.float32)})
-    with pytest.raises(TypeError, match="`images` must have a float or integer dtype"):
-        layer((np.zeros([B, H, W, 3], bool), labels))

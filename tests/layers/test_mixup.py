@@ -193,20 +193,3 @@ def test_dynamic_batch_of_one_passes_through():
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MixUp(**kwargs)
-
-
-def test_bad_inputs_raise(small_photos):
-    layer = MixUp(seed=0)
-    labels = np.eye(4, dtype=np.float32)
-    with pytest.raises(ValueError, match=r"`images`.*rank 2"):
-        layer((small_photos[0, ..., 0], labels))
-    with pytest.raises(ValueError, match=r"`images`.*rank 5"):
-        layer((small_photos[None], labels))
-    with pytest.raises(ValueError, match=r"changes labels, so it needs them: pass \(images, labels\)"):
-        layer(small_photos)
-    with pytest.raises(ValueError, match="`num_classes`"):
-        layer((small_photos, np.arange(4)))
-    with pytest.raises(ValueError, match=r"`labels` has batch size 3"):
-        layer((small_photos, labels[:3]))
-    with pytest.raises(TypeError, match="`images` must have a float or integer dtype"):
-        layer((small_photos > 100, labels))

@@ -273,20 +273,3 @@ def test_bad_arguments_raise(kwargs, match):
 def test_minmax_alone_enables_cutmix():
     layer = MixUpCutMix(mixup_alpha=0.0, cutmix_alpha=0.0, cutmix_minmax=(0.2, 0.5), seed=0)
     assert layer.cutmix_enabled and not layer.mixup_enabled
-
-
-def test_bad_inputs_raise(small_photos):
-    layer = MixUpCutMix(seed=0)
-    labels = np.eye(4, dtype=np.float32)
-    with pytest.raises(ValueError, match=r"`images`.*rank 2"):
-        layer((small_photos[0, ..., 0], labels))
-    with pytest.raises(ValueError, match=r"`images`.*rank 5"):
-        layer((small_photos[None], labels))
-    with pytest.raises(ValueError, match=r"changes labels, so it needs them: pass \(images, labels\)"):
-        layer(small_photos)
-    with pytest.raises(ValueError, match="`num_classes`"):
-        layer((small_photos, np.arange(4)))
-    with pytest.raises(ValueError, match=r"`labels` has batch size 2"):
-        layer((small_photos, labels[:2]))
-    with pytest.raises(TypeError, match="`images` must have a float or integer dtype"):
-        layer((small_photos > 100, labels))
