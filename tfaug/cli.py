@@ -197,7 +197,7 @@ def _as_options(message):
     for argument, option in (("name", "--dataset"), ("data_dir", "--data-dir"), ("size", "--size"),
                              ("labeled_fraction", "--labeled-fraction")):
         message = message.replace(f"`{argument}`", option)
-    return message.replace(" or `download=True`", "").rstrip(".")
+    return message.replace(" or `download=True`, both need", ", it needs").rstrip(".")
 
 
 def find_benchmark():
