@@ -178,10 +178,10 @@ def test_auto_contrast_lut_is_pils_float64_lut_for_every_range():
     # hi <= lo: identity.
     lo, hi = np.concatenate([lo, [0, 7, 255, 200]]), np.concatenate([hi, [0, 7, 255, 3]])
     expected = np.concatenate([expected, np.tile(levels, (4, 1))])
-    lut = tf.function(histogram_module._auto_contrast_lut, jit_compile=True)(lo, hi).numpy()
+    lut = tf.function(histogram_module.auto_contrast_lut, jit_compile=True)(lo, hi).numpy()
     np.testing.assert_array_equal(lut, expected)
     sample = slice(None, None, 31)  # the plain TensorFlow kernels, on a subset
-    np.testing.assert_array_equal(histogram_module._auto_contrast_lut(lo[sample], hi[sample]).numpy(), expected[sample])
+    np.testing.assert_array_equal(histogram_module.auto_contrast_lut(lo[sample], hi[sample]).numpy(), expected[sample])
 
 
 def test_auto_contrast_keeps_pils_254_for_range_0_to_25(monkeypatch):

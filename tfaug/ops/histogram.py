@@ -16,7 +16,7 @@ from tfaug.ops.point import nearest_level
 from tfaug.ops.point import working
 
 
-def _histogram(levels):
+def histogram_counts(levels):
     """Counts `[B, C, 256]` (int32) of int32 levels `[B, H, W, C]` in [0, 255]."""
     shape = tf.shape(levels)
     batch = tf.range(shape[0])[:, None, None, None]
@@ -58,7 +58,7 @@ def _round53(v):
     return mantissa + tf.cast(up, tf.int64), shift
 
 
-def _auto_contrast_lut(lo, hi):
+def auto_contrast_lut(lo, hi):
     """PIL's LUT `clip(int(i * scale + offset), 0, 255)`, `scale = 255 / (hi - lo)`, `offset = -lo * scale`.
 
     PIL evaluates this in Python float64, where `i * scale + offset` truncates to one level less than the
@@ -96,7 +96,7 @@ def _auto_contrast(images, value_range):
     lo = tf.reduce_min(x, axis=[1, 2])
     hi = tf.reduce_max(x, axis=[1, 2])
     if x.dtype.is_integer:
-        return finish(apply_lut(_auto_contrast_lut(lo, hi), x), images)
+        return finish(apply_lut(auto_contrast_lut(lo, hi), x), images)
     low, high = value_range
     lo, hi = lo[:, None, None, :], hi[:, None, None, :]
     stretched = (x - lo) * ((high - low) / tf.where(hi > lo, hi - lo, 1.0)) + low
@@ -122,7 +122,7 @@ def auto_contrast(images, value_range=(0, 255)):
     return _auto_contrast(check_images(images, "auto_contrast"), check_value_range(value_range))
 
 
-def _equalize_lut(counts):
+def equalize_lut(counts):
     """PIL's equalize LUT from `[..., 256]` counts: `(step // 2 + cumsum_before_i) // step`, clipped to 255.
 
     `step = (total - count of the last non-zero bin) // 255`; identity when step is 0 or at most one bin is
@@ -143,7 +143,7 @@ def _equalize_lut(counts):
 def _equalize(images, value_range):
     x = working(images, value_range)
     levels = nearest_level(x, value_range)
-    equalized = apply_lut(_equalize_lut(_histogram(levels)), levels)
+    equalized = apply_lut(equalize_lut(histogram_counts(levels)), levels)
     return finish(from_level(equalized, x, value_range), images)
 
 

@@ -35,23 +35,23 @@ keeps an enclosing `jit_compile` fast.
 import tensorflow as tf
 
 from tfaug.ops import geometry
+from tfaug.ops._xla import fused
 from tfaug.ops.boxes import centered_boxes
+from tfaug.ops.dtypes import from_float
 from tfaug.ops.enhance import blend
 from tfaug.ops.enhance import brightness
 from tfaug.ops.enhance import color
 from tfaug.ops.enhance import grayscale
-from tfaug.ops.point import invert
-from tfaug.ops.point import posterize
 from tfaug.ops.enhance import sharpness
-from tfaug.ops.point import solarize
-from tfaug.ops.point import solarize_add
-from tfaug.ops.dtypes import from_float
 from tfaug.ops.erasing import fill_boxes
 from tfaug.ops.histogram import apply_lut
-from tfaug.ops.histogram import _auto_contrast_lut
-from tfaug.ops.histogram import _equalize_lut
-from tfaug.ops.histogram import _histogram
-from tfaug.ops._xla import fused
+from tfaug.ops.histogram import auto_contrast_lut
+from tfaug.ops.histogram import equalize_lut
+from tfaug.ops.histogram import histogram_counts
+from tfaug.ops.point import invert
+from tfaug.ops.point import posterize
+from tfaug.ops.point import solarize
+from tfaug.ops.point import solarize_add
 from tfaug.ops.selection import apply_to_rows
 from tfaug.ops.selection import group_rows
 from tfaug.policies.levels import GEOMETRIC
@@ -198,8 +198,8 @@ def _statistic_table(name, levels, args):
         return tf.transpose(tf.cast(blend(grid, degenerate, args), tf.int32)[:, 0], [0, 2, 1])
     if name == "auto_contrast":
         lo_hi = tf.cast(_extremes(levels), tf.int32)
-        return _auto_contrast_lut(lo_hi[:, 0], lo_hi[:, 1])
-    return _equalize_lut(_histogram(tf.cast(levels, tf.int32)))
+        return auto_contrast_lut(lo_hi[:, 0], lo_hi[:, 1])
+    return equalize_lut(histogram_counts(tf.cast(levels, tf.int32)))
 
 
 def _remapped_histogram(counts, tables):
@@ -215,7 +215,7 @@ def _table_loop(name, rows, x, pending, args, tables, chunk):
     if name == "equalize" and pending is not None:
         # The histogram of the current levels is the stored levels' histogram, remapped by the pending table.
         def equalize_table(xc, pc):
-            return _equalize_lut(_remapped_histogram(_histogram(tf.cast(xc, tf.int32)), pc))
+            return equalize_lut(_remapped_histogram(histogram_counts(tf.cast(xc, tf.int32)), pc))
 
         return apply_to_rows(equalize_table, *rows, (x, pending), tables, chunk)
     return _on_rows(lambda xc, ac: _statistic_table(name, xc, ac), rows, x, pending, (args,), tables, chunk,
