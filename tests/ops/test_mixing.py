@@ -155,6 +155,16 @@ def test_paste_segmentation_masks(shape, dtype):
     np.testing.assert_array_equal(out, pasted_reference(masks, PARTNER, BOXES))
 
 
+def test_paste_keeps_working_after_calls_of_other_shapes_and_ranks():
+    # The compiled kernel may relax dimensions between calls, never ranks (a mask after an image, and back).
+    for shape, dtype in [((4, H, W, 1), np.int32), ((4, 2 * H, W, 1), np.int32), ((4, H, W), np.int32),
+                         ((4, H, 2 * W), np.int32), ((4, H, W, 3), np.int32)]:
+        masks = np.broadcast_to(np.arange(4).reshape([4] + [1] * (len(shape) - 1)), shape).astype(dtype)
+        boxes = np.minimum(BOXES, [shape[1], shape[2], shape[1], shape[2]]).astype(np.int32)
+        out = ops.paste(tf.constant(masks), PARTNER, boxes).numpy()
+        np.testing.assert_array_equal(out, pasted_reference(masks, PARTNER, boxes))
+
+
 @CHEAP
 @given(data=st.data())
 def test_paste_random_boxes_uncompiled(data):

@@ -14,15 +14,27 @@ import tensorflow as tf
 ENABLED = os.environ.get("TFAUG_XLA", "1") != "0"
 
 
+def _ranks(values):
+    return tuple(len(v.shape) if hasattr(v, "shape") else None for v in values)
+
+
 def fused(fn):
-    """Decorator: call `fn` through an XLA-compiled `tf.function` (one compilation per input signature)."""
-    compiled = tf.function(fn, jit_compile=True, reduce_retracing=True)
+    """Decorator: call `fn` through an XLA-compiled `tf.function` (one compilation per input signature).
+
+    Traces may relax dimensions (`reduce_retracing`) but never ranks: one `tf.function` per tuple of
+    argument ranks, so a kernel that branches on a rank (segmentation masks `[B, H, W]` beside images
+    `[B, H, W, C]`) never sees an unknown one.
+    """
+    compiled = {}
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if ENABLED:
-            return compiled(*args, **kwargs)
-        return fn(*args, **kwargs)
+        if not ENABLED:
+            return fn(*args, **kwargs)
+        key = (_ranks(args), tuple(sorted(kwargs)), _ranks(kwargs[k] for k in sorted(kwargs)))
+        if key not in compiled:
+            compiled[key] = tf.function(fn, jit_compile=True, reduce_retracing=True)
+        return compiled[key](*args, **kwargs)
 
     wrapper.python_function = fn
     return wrapper
