@@ -57,9 +57,9 @@ class PolicyLayer(BaseAugmentation):
             )
         return self.run_program(images, transformation)
 
-    def run_program(self, images, program, value_range=None):
+    def run_program(self, images, program, value_range=None, deferred=False, copies=1):
         """Runs a drawn program (`op_ids`, `arguments`, `centers`, one row per image) on `images`, whose
-        values mean `value_range` (default the layer's)."""
+        values mean `value_range` (default the layer's); `deferred`, `copies`: see `engine.apply_program`."""
         return engine.apply_program(
             images,
             program["op_ids"],
@@ -70,6 +70,8 @@ class PolicyLayer(BaseAugmentation):
             fill_level=float(self.fill_value),
             interpolation=self.interpolation,
             chunk=engine.chunk_size_for(images.shape[0]),
+            deferred=deferred,
+            copies=copies,
         )
 
     def get_config(self):

@@ -8,6 +8,7 @@ from tfaug import ops as tfops
 from tfaug import random as tfr
 from tfaug.layers._policy import PolicyLayer
 from tfaug.ops._xla import fused
+from tfaug.ops.dtypes import from_float
 from tfaug.policies import engine
 
 #: The paper's ops: no colour enhancers (they overlap the ImageNet-C corruptions).
@@ -113,12 +114,11 @@ class AugMix(PolicyLayer):
 
     def transform_images(self, images, transformation):
         t = transformation
-        batch = tf.shape(images)[0]
-        # The chains run on uint8 levels (as every program does): quantise the batch once and tile the levels,
-        # not the float images; the mix reads the chains' levels.
-        chains = self.run_program(_tiled_levels(images, self.value_range, self.width), t, value_range=(0.0, 255.0))
-        chains = tf.reshape(chains, tf.concat([[self.width, batch], tf.shape(images)[1:]], 0))
-        return _mix(images, chains, t["chain_weights"], t["skip_weight"], self.value_range)
+        # The chains run on uint8 levels (as every program does): the program quantises the batch once and
+        # tiles the levels, not the float images; the mix applies the chains' last table lookup itself.
+        chains = self.run_program(images, t, deferred=True, copies=self.width)
+        return _mix(images, chains, t["chain_weights"], t["skip_weight"], self.value_range, float(self.fill_value),
+                    self.width)
 
     def get_config(self):
         config = super().get_config()
@@ -129,20 +129,29 @@ class AugMix(PolicyLayer):
 
 
 @fused
-def _tiled_levels(images, value_range, width):
-    """`width` copies of the batch's uint8 levels, `[width * B, H, W, C]` (one XLA pass; TensorFlow's own
-    tile of uint8 costs several)."""
-    return tf.tile(engine.to_uint8_levels(images, value_range), [width, 1, 1, 1])
-
-
-@fused
-def _mix(images, chains, chain_weights, skip_weight, value_range):
-    """`(1 - m) x + m sum_k w_k chain_k` in float; `chains` is `[width, B, H, W, C]` uint8 levels."""
+def _mix(images, chains, chain_weights, skip_weight, value_range, fill_level, width):
+    """`(1 - m) x + m sum_k w_k chain_k` in float, from the chains' deferred program result
+    (`engine.apply_program(..., deferred=True, copies=width)`, rows `k * B + i`): each chain's last table
+    lookup and fill happen here, in the mix's own pass."""
+    levels, tables, inside = chains
     x = tfops.to_float(images)
-    w = tf.cast(tf.transpose(chain_weights), x.dtype)[:, :, None, None, None]
+    shape = tf.shape(images)
+    batch, channels = shape[0], shape[3]
+    flat = tf.cast(tf.reshape(tables, [-1]), tf.uint8)
+    fill = from_float(tf.constant(fill_level, tf.float32), tf.uint8)
     low, high = value_range
+    w = tf.cast(chain_weights, x.dtype)
+    mixed = None
+    # One term per chain (a sum over a stacked chain axis makes XLA's loop several times slower).
+    for k in range(width):
+        rows = batch * k + tf.range(batch)
+        table_rows = tf.reshape(rows, [-1, 1, 1, 1]) * channels + tf.range(channels)
+        level = tf.gather(flat, table_rows * 256 + tf.cast(levels[batch * k:batch * (k + 1)], tf.int32))
+        level = tf.where(inside[batch * k:batch * (k + 1)] > 0, level, fill)
+        term = w[:, k, None, None, None] * tf.cast(level, x.dtype)
+        mixed = term if mixed is None else mixed + term
     # sum_k w_k (low + level_k * scale) = low + scale * sum_k w_k level_k, as the weights sum to 1.
-    mixed = tf.reduce_sum(w * tf.cast(chains, x.dtype), axis=0) * ((high - low) / 255.0) + low
+    mixed = mixed * ((high - low) / 255.0) + low
     m = tf.cast(skip_weight, x.dtype)[:, None, None, None]
     return tfops.from_float((1.0 - m) * x + m * mixed, images.dtype)
 

@@ -16,7 +16,8 @@ once (the last pass, fused with the table lookup):
    of all slots cost one gather over the batch, at the end. The statistics a table needs (gray mean,
    channel extremes, histogram) are computed only for the images that chose contrast / auto_contrast /
    equalize, on their current levels (stored levels through the pending table; equalize remaps the
-   stored levels' histogram instead).
+   stored levels' histogram instead, and auto_contrast maps the stored extremes through a monotone
+   pending table, reading the current levels only after a non-monotone one such as solarize).
 2. Colour, sharpness and cutout run only on the images that chose them, in fixed-size chunks
    (`tfaug.ops.selection.apply_to_rows`; one sort per slot groups the images by op): they read their
    current levels, store the result and reset the image's pending table to the identity.
@@ -26,6 +27,10 @@ once (the last pass, fused with the table lookup):
    the fill area, which keeps `fill_value`). Nearest resampling copies pixels, so it runs on the stored
    levels (the pending table is applied afterwards, outside the fill); bilinear runs on current levels.
    The matrices are computed before the XLA computation, by TensorFlow's own kernels.
+
+`apply_program(..., deferred=True)` stops before the last lookup, for a caller that folds it into its own
+pass (AugMix's mix), and `copies` runs the program on several copies of the batch (AugMix's chains),
+tiled inside the computation.
 
 No op is computed for every image and then discarded. Inside one XLA computation XLA would fuse a small
 lookup-table computation into the per-pixel gather that reads it and redo it for every pixel (about 20
@@ -74,10 +79,11 @@ MATRICES = {
 
 def chunk_size_for(batch_size):
     """Images per chunk of the selected-image loops: small, so rarely chosen ops waste little (the last chunk
-    of a loop repeats an image); 2 for a batch of 64 (measured: 1 costs more loop overhead, 4 more repeats)."""
+    of a loop repeats an image); 2 from a batch of 32 (measured on batches of 64 and on AugMix's 3 x 64
+    chains: 1 costs more loop overhead, 4 more repeats)."""
     if batch_size is None:
         return 2
-    return max(1, min(4, batch_size // 32))
+    return max(1, min(2, batch_size // 32))
 
 
 def to_uint8_levels(images, value_range):
@@ -210,6 +216,20 @@ def _remapped_histogram(counts, tables):
     return tf.reshape(tf.math.unsorted_segment_sum(tf.reshape(counts, [-1]), segments, shape[0] * shape[1] * 256), shape)
 
 
+def _monotone(tables):
+    """bool `[N]`: every channel's table of the row is non-decreasing or non-increasing."""
+    steps = tables[..., 1:] - tables[..., :-1]
+    return tf.reduce_all(tf.reduce_all(steps >= 0, axis=-1) | tf.reduce_all(steps <= 0, axis=-1), axis=-1)
+
+
+def _mapped_extremes_table(xc, pc):
+    """auto_contrast's table of `pc[xc]` for monotone tables `pc`: the extremes of `pc[xc]` are the table's
+    values at the stored extremes (swapped for a decreasing table), so no pixel goes through the table."""
+    lo_hi = tf.cast(_extremes(xc), tf.int32)
+    ends = tf.transpose(tf.gather(pc, tf.transpose(lo_hi, [0, 2, 1]), batch_dims=2), [0, 2, 1])
+    return auto_contrast_lut(tf.reduce_min(ends, axis=1), tf.reduce_max(ends, axis=1))
+
+
 def _table_loop(name, rows, x, pending, args, tables, chunk):
     """Writes the `[C, 256]` table of statistics op `name` of the images `rows` into `tables`."""
     if name == "equalize" and pending is not None:
@@ -218,6 +238,16 @@ def _table_loop(name, rows, x, pending, args, tables, chunk):
             return equalize_lut(_remapped_histogram(histogram_counts(tf.cast(xc, tf.int32)), pc))
 
         return apply_to_rows(equalize_table, *rows, (x, pending), tables, chunk)
+    if name == "auto_contrast" and pending is not None:
+        # Images whose pending tables are monotone read only their stored levels; the others (after a
+        # solarize, say) their current levels.
+        order, start, count = rows
+        position = tf.math.invert_permutation(order)
+        chosen = (position >= start) & (position < start + count)
+        groups = tf.where(chosen, tf.where(_monotone(pending), 0, 1), -1)
+        order, starts, counts = group_rows(groups, 2)
+        tables = apply_to_rows(_mapped_extremes_table, order, starts[0], counts[0], (x, pending), tables, chunk)
+        rows = (order, starts[1], counts[1])
     return _on_rows(lambda xc, ac: _statistic_table(name, xc, ac), rows, x, pending, (args,), tables, chunk,
                     materialize=name in REREADING_STATISTICS)
 
@@ -242,12 +272,15 @@ SELECTED_KERNELS = {
 }
 
 
-@fused
-def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-             channels):
+def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
+         channels, copies=1):
+    """The program up to its last lookup: `(stored levels, pending tables or None, inside mark or None)`."""
     # `fused` may trace with relaxed shapes: the slot and channel counts come from the caller.
     images.set_shape([None, None, None, channels])
     x = to_uint8_levels(images, value_range)
+    if copies > 1:
+        # Quantised and tiled in the computation's own buffer, which the loops below then update in place.
+        x = tf.tile(x, [copies, 1, 1, 1])
     batch, num_channels = tf.shape(x)[0], tf.shape(x)[3]
     identity = _identity_tables(batch, num_channels)
     pending = None  # [B, C, 256] point ops not yet applied to x (None: the identity for all)
@@ -306,14 +339,46 @@ def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_
             x = _on_rows(resample, rows, x, pending, (matrix,), x, chunk, materialize=True)
             if pending is not None:
                 pending = _materialize(tf.where(geometric[:, None, None], identity, pending))
+    return x, pending, inside
+
+
+def current_levels(x, pending, inside, fill_level):
+    """uint8 levels of a deferred program result (`run_deferred`): `pending[x]`, `fill_level` outside `inside`."""
     levels = _lut(pending, x)
     if inside is not None:
         levels = tf.where(inside > 0, levels, from_float(tf.constant(fill_level, tf.float32), tf.uint8))
-    return from_uint8_levels(levels, images, value_range)
+    return levels
 
 
-def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_level, interpolation, chunk):
+@fused
+def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
+             channels):
+    x, pending, inside = _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level,
+                              interpolation, chunk, slots, channels)
+    return from_uint8_levels(current_levels(x, pending, inside, fill_level), images, value_range)
+
+
+@fused
+def _deferred(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
+              channels, copies):
+    x, pending, inside = _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level,
+                              interpolation, chunk, slots, channels, copies)
+    shape = tf.shape(x)
+    if pending is None:
+        pending = _identity_tables(shape[0], shape[3])
+    if inside is None:
+        inside = tf.ones(tf.stack([shape[0], shape[1], shape[2], 1]), tf.uint8)
+    return x, pending, inside
+
+
+def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_level, interpolation, chunk,
+                  deferred=False, copies=1):
     """Runs a program (see module docstring) on `images` `[B, H, W, C]`; returns the same dtype.
+
+    With `deferred=True` it stops before the last table lookup and returns `(levels, tables, inside)`:
+    uint8 levels `[B, H, W, C]`, int32 tables `[B, C, 256]` and a uint8 mark `[B, H, W, 1]` (0 where
+    geometry filled the pixel), whose `current_levels` are the result's levels; a caller that reads the
+    result once (AugMix's mix) folds the lookup into its own pass.
 
     Args:
         images: `[B, H, W, C]`, any float or integer dtype, values in `value_range`.
@@ -325,6 +390,10 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
         fill_level: static fill for geometry and cutout, in uint8 levels (128 = mid-gray).
         interpolation: static `"nearest"` or `"bilinear"`.
         chunk: static chunk size for the selected-image loops.
+        deferred: return the deferred result (above) instead of images.
+        copies: with `deferred`, run the program on `copies` stacked copies of the batch, quantised and
+            tiled inside the computation: row `k * B + i` is copy `k` of image `i`, and `op_ids`,
+            `arguments`, `centers` and the result have `copies * B` rows (AugMix's chains).
     """
     images = tf.convert_to_tensor(images)
     op_ids = tf.convert_to_tensor(op_ids)
@@ -339,10 +408,15 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
         height, width = shape[1], shape[2]
         for s in range(slots):
             ids, args = op_ids[:, s], arguments[:, s]
-            slot_matrix = geometry.identity_matrix(shape[0])
+            slot_matrix = geometry.identity_matrix(tf.shape(op_ids)[0])
             for k, name in enumerate(ops):
                 if name in GEOMETRIC:
                     slot_matrix = tf.where(tf.equal(ids, k)[:, None, None], MATRICES[name](args, height, width), slot_matrix)
             matrix = slot_matrix if matrix is None else geometry.compose(matrix, slot_matrix)
-    return _program(images, op_ids, arguments, centers, matrix, ops, tuple(value_range), float(fill_level),
-                    interpolation, int(chunk), slots, images.shape[-1])
+    args = (images, op_ids, arguments, centers, matrix, ops, tuple(value_range), float(fill_level), interpolation,
+            int(chunk), slots, images.shape[-1])
+    if deferred:
+        return _deferred(*args, int(copies))
+    if copies != 1:
+        raise ValueError(f"`copies` other than 1 needs `deferred=True`, got copies={copies!r}.")
+    return _program(*args)

@@ -1,0 +1,54 @@
+"""The policy engine's shortcuts, checked against the plain computation they replace."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.policies.pil_reference import run_program
+from tfaug import AugMix
+from tfaug.policies import engine
+
+SEED = tf.constant([7, 8], tf.int64)
+# Tables before auto_contrast: increasing (posterize, brightness, contrast, equalize), decreasing (invert),
+# neither (solarize, solarize_add): the monotone ones take the stored extremes, the others read every pixel.
+BEFORE = ("posterize", "brightness", "contrast", "equalize", "invert", "solarize", "solarize_add", "auto_contrast")
+ARGUMENTS = {"posterize": 3.0, "brightness": 1.6, "contrast": 0.4, "solarize": 100.0, "solarize_add": 60.0}
+
+
+def _low_contrast(small_photos):
+    # Levels squeezed into [90, 150]: auto_contrast stretches them, equalize spreads them.
+    return (90 + small_photos.astype(np.int32) * 60 // 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("before", BEFORE)
+def test_auto_contrast_after_a_point_op_matches_pil(small_photos, before):
+    images = np.concatenate([small_photos, _low_contrast(small_photos)])
+    ops = (before, "auto_contrast") if before != "auto_contrast" else ("auto_contrast",)
+    ids = np.tile(np.array([[0, len(ops) - 1]], np.int32), [len(images), 1])
+    ids[-1] = [-1, len(ops) - 1]  # one image with no op before (its pending table is the identity)
+    args = np.full(ids.shape, ARGUMENTS.get(before, 0.0), np.float32)
+    out = engine.apply_program(
+        tf.constant(images), ids, args, np.zeros([*ids.shape, 2], np.int32), ops, (0.0, 255.0), 128.0, "nearest", 2
+    ).numpy()
+    np.testing.assert_array_equal(out, run_program(images, ops, ids, args))
+
+
+@pytest.mark.parametrize("dtype, value_range", [("uint8", (0.0, 255.0)), ("float32", (0.0, 1.0))])
+def test_deferred_copies_give_the_program_on_tiled_images(small_photos, dtype, value_range):
+    images = small_photos if dtype == "uint8" else small_photos.astype(np.float32) / 255.0
+    layer = AugMix(seed=0, value_range=value_range)
+    t = layer.get_random_transformation({"images": tf.constant(images)}, seed=SEED)
+    program = (t["op_ids"], t["arguments"], t["centers"], layer.op_table, value_range, 128.0, "nearest", 1)
+    levels, tables, inside = engine.apply_program(tf.constant(images), *program, deferred=True, copies=3)
+    deferred = engine.current_levels(levels, tables, inside, 128.0).numpy()
+    tiled = engine.apply_program(tf.constant(np.concatenate([images] * 3)), *program).numpy()
+    expected = tiled if dtype == "uint8" else np.round(tiled * 255.0).astype(np.uint8)
+    np.testing.assert_array_equal(deferred, expected)
+    assert (inside.numpy() == 0).any() and (inside.numpy() == 1).any()  # some chains did fill
+
+
+def test_copies_need_the_deferred_result(small_photos):
+    ids = np.full([8, 1], -1, np.int32)
+    with pytest.raises(ValueError, match="copies"):
+        engine.apply_program(small_photos, ids, np.zeros([8, 1], np.float32), np.zeros([8, 1, 2], np.int32),
+                             ("invert",), (0.0, 255.0), 128.0, "nearest", 1, copies=2)
