@@ -1,17 +1,42 @@
-"""Smoke test of the digits results script: its main function runs end to end on a tiny setting."""
+"""The benchmark scripts: the digits results end to end on a tiny setting; the throughput script's timing
+of layers that freeze their draws at trace time."""
 
 import importlib.util
 import json
 import pathlib
+import random
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "digits_results.py"
+import numpy as np
+import tensorflow as tf
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPT = BENCHMARKS / "digits_results.py"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("digits_results", SCRIPT)
+def _load_script(path=SCRIPT):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class _TraceTimeDraw:
+    """Scales the images by a factor drawn from Python's `random` when traced (as Keras core's AugMix
+    picks its chains)."""
+
+    def __call__(self, images):
+        return images * random.random()
+
+
+def test_frozen_draws_are_separate_traces_seeded_per_draw():
+    throughput = _load_script(BENCHMARKS / "throughput.py")
+    draws = throughput._frozen_draws(_TraceTimeDraw, 3)
+    images, labels = tf.ones([2, 4, 4, 3]), tf.zeros([2, 10])
+    factors = [float(tf.function(fn)(images, labels)[0, 0, 0, 0]) for fn in draws]
+    np.testing.assert_allclose(factors, [random.Random(i).random() for i in range(3)], rtol=1e-6)
+    entries = [("floor", "floor", lambda images, labels: images * 1.0001), ("keras", "draws", draws)]
+    results = throughput.measure(entries, images, labels, rounds=2, warmup=1, jit=False)
+    assert results["draws"] > 0.0 and results["floor"] > 0.0
 
 
 def test_digits_results_quick(tmp_path):
@@ -25,13 +50,7 @@ def test_digits_results_quick(tmp_path):
 
     results = report["results"][0]
     keys = ["baseline", "cutmix", "mixup_cutmix", "teacher", "distill_labeled", "distill_all",
-            "baseline_tta_scales", "baseline_tta_five_crop"]
-    try:
-        import recipes.noisy_student  # noqa: F401  (written separately; the table has a TODO row without it)
-
-        keys += ["noisy_round0", "noisy_round1", "noisy_round2"]
-    except ImportError:
-        assert "TODO" in report["table"]
+            "baseline_tta_scales", "baseline_tta_five_crop", "noisy_round0", "noisy_round1", "noisy_round2"]
     for key in keys:
         assert 0.0 <= results[key] <= 1.0, key
     assert results["baseline_single"] == results["baseline"]
