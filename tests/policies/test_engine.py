@@ -47,6 +47,26 @@ def test_deferred_copies_give_the_program_on_tiled_images(small_photos, dtype, v
     assert (inside.numpy() == 0).any() and (inside.numpy() == 1).any()  # some chains did fill
 
 
+def test_equalize_in_copies_counts_each_image_once_and_remaps(small_photos):
+    # Copy 0 equalizes first, copy 1 after posterize, copy 2 after solarize and before a rotation; image 3
+    # never equalizes. The shared histograms must give the per-copy result of the tiled program.
+    images = np.concatenate([small_photos, _low_contrast(small_photos)])
+    ops = ("equalize", "posterize", "solarize", "rotate")
+    n = len(images)
+    chains = np.array([[0, -1, -1], [1, 0, -1], [2, 0, 3]], np.int32)
+    ids = np.repeat(chains, n, axis=0)
+    ids[[3, n + 3, 2 * n + 3]] = -1
+    args = np.repeat(np.array([[0.0, 3.0, 0.0], [3.0, 0.0, 0.0], [90.0, 0.0, 20.0]], np.float32), n, axis=0)
+    program = (ids, args, np.zeros([*ids.shape, 2], np.int32), ops, (0.0, 255.0), 128.0, "nearest", 2)
+    deferred = engine.current_levels(*engine.apply_program(tf.constant(images), *program, deferred=True, copies=3),
+                                     128.0).numpy()
+    tiled = engine.apply_program(tf.constant(np.concatenate([images] * 3)), *program).numpy()
+    np.testing.assert_array_equal(deferred, tiled)
+    # The copies without geometry are PIL's ops in sequence.
+    expected = run_program(np.concatenate([images] * 2), ops, ids[:2 * n], args[:2 * n])
+    np.testing.assert_array_equal(tiled[:2 * n], expected)
+
+
 def test_copies_need_the_deferred_result(small_photos):
     ids = np.full([8, 1], -1, np.int32)
     with pytest.raises(ValueError, match="copies"):

@@ -11,7 +11,7 @@ result (bit-exact with PIL for the point and colour ops). The whole program is o
 once (the last pass, fused with the table lookup):
 
 1. Point ops (invert, posterize, solarize, solarize_add, brightness, contrast, auto_contrast, equalize)
-   are lookup tables. Each image carries a *pending* `[C, 256]` table, the composition of its point ops
+   are lookup tables (`tfaug.policies.tables`). Each image carries a *pending* `[C, 256]` table, the composition of its point ops
    not yet applied (the identity at first): a slot's point op composes its table onto it, so the point ops
    of all slots cost one gather over the batch, at the end. The statistics a table needs (gray mean,
    channel extremes, histogram) are computed only for the images that chose contrast / auto_contrast /
@@ -43,23 +43,21 @@ from tfaug.ops import geometry
 from tfaug.ops._xla import fused
 from tfaug.ops.boxes import centered_boxes
 from tfaug.ops.dtypes import from_float
-from tfaug.ops.enhance import blend
-from tfaug.ops.enhance import brightness
 from tfaug.ops.enhance import color
-from tfaug.ops.enhance import grayscale
 from tfaug.ops.enhance import sharpness
 from tfaug.ops.erasing import fill_boxes
 from tfaug.ops.histogram import apply_lut
-from tfaug.ops.histogram import auto_contrast_lut
 from tfaug.ops.histogram import equalize_lut
 from tfaug.ops.histogram import histogram_counts
-from tfaug.ops.point import invert
-from tfaug.ops.point import posterize
-from tfaug.ops.point import solarize
-from tfaug.ops.point import solarize_add
 from tfaug.ops.selection import apply_to_rows
 from tfaug.ops.selection import group_rows
 from tfaug.policies.levels import GEOMETRIC
+from tfaug.policies.tables import identity_tables
+from tfaug.policies.tables import mapped_extremes_table
+from tfaug.policies.tables import monotone
+from tfaug.policies.tables import point_table
+from tfaug.policies.tables import remapped_histogram
+from tfaug.policies.tables import statistic_table
 
 #: Ops whose result is a per-image lookup table of the (current) image.
 POINT_OPS = ("invert", "posterize", "solarize", "solarize_add", "brightness", "contrast", "auto_contrast", "equalize")
@@ -116,38 +114,11 @@ def _materialize(t):
     return tf.tensor_scatter_nd_update(tf.zeros_like(t), tf.range(rows)[:, None], t)
 
 
-def _identity_tables(batch, channels):
-    return tf.broadcast_to(tf.range(256, dtype=tf.int32)[None, None, :], tf.stack([batch, channels, 256]))
-
-
 def _lut(tables, levels):
     """uint8 `tables[b, c, levels[b, h, w, c]]`; `tables` None is the identity."""
     if tables is None:
         return levels
     return apply_lut(tables, levels, tf.uint8)
-
-
-def _gray_mean(levels):
-    """PIL's `int(mean(gray) + 0.5)` per image, `[N]` int32 (exact integer form)."""
-    if levels.shape[-1] == 3:
-        gray = tf.cast(grayscale(levels, num_channels=1), tf.int32)[..., 0]
-    else:
-        gray = tf.cast(levels[..., 0], tf.int32)
-    # Column sums first (a contiguous inner dimension): they fit in int32 (255 * height); the total may not.
-    columns = tf.reduce_sum(gray, axis=1)
-    total = tf.reduce_sum(tf.cast(columns, tf.int64), axis=1)
-    count = tf.cast(tf.shape(gray)[1] * tf.shape(gray)[2], tf.int64)
-    return tf.cast((2 * total + count) // (2 * count), tf.int32)
-
-
-def _extremes(levels):
-    """Per-channel `[N, 2, C]` min and max levels."""
-    shape = tf.shape(levels)
-    # Reduce the rows first, over a contiguous `[W * C]` inner dimension, then the columns.
-    rows = tf.reshape(levels, tf.stack([shape[0], shape[1], shape[2] * shape[3]]))
-    lo = tf.reduce_min(tf.reshape(tf.reduce_min(rows, axis=1), tf.shape(levels[:, 0])), axis=1)
-    hi = tf.reduce_max(tf.reshape(tf.reduce_max(rows, axis=1), tf.shape(levels[:, 0])), axis=1)
-    return tf.stack([lo, hi], axis=1)
 
 
 def _current(x, pending, materialize=False):
@@ -177,65 +148,12 @@ def _on_rows(fn, rows, x, pending, extra, output, chunk, materialize=False):
     return apply_to_rows(kernel, *rows, tensors, output, chunk)
 
 
-def _point_table(name, batch, channels, args):
-    """`[B, C, 256]` int32 table of statistics-free point op `name` per image."""
-    # A [B, 1, 256, C] "image" holding every level: a pointwise op applied to it is its table.
-    grid = tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], tf.stack([batch, 1, 256, channels]))
-    if name == "invert":
-        table = invert(grid)
-    elif name == "posterize":
-        table = posterize(grid, tf.cast(args, tf.int32))
-    elif name == "solarize":
-        table = solarize(grid, args)
-    elif name == "solarize_add":
-        table = solarize_add(grid, args, 128)
-    else:  # brightness
-        table = brightness(grid, args)
-    return tf.transpose(tf.cast(table, tf.int32)[:, 0], [0, 2, 1])
-
-
-def _statistic_table(name, levels, args):
-    """`[N, C, 256]` int32 table of `contrast`, `auto_contrast` or `equalize` for uint8 `levels` `[N, H, W, C]`."""
-    if name == "contrast":
-        mean = _gray_mean(levels)
-        shape = tf.stack([tf.shape(levels)[0], 1, 256, tf.shape(levels)[3]])
-        grid = tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], shape)
-        degenerate = tf.cast(tf.broadcast_to(mean[:, None, None, None], shape), tf.uint8)
-        return tf.transpose(tf.cast(blend(grid, degenerate, args), tf.int32)[:, 0], [0, 2, 1])
-    if name == "auto_contrast":
-        lo_hi = tf.cast(_extremes(levels), tf.int32)
-        return auto_contrast_lut(lo_hi[:, 0], lo_hi[:, 1])
-    return equalize_lut(histogram_counts(tf.cast(levels, tf.int32)))
-
-
-def _remapped_histogram(counts, tables):
-    """The histogram of `tables[levels]` from the histogram `counts` of `levels` (both `[N, C, 256]`)."""
-    shape = tf.shape(counts)
-    rows = tf.range(shape[0] * shape[1])[:, None] * 256
-    segments = tf.reshape(tables + tf.reshape(rows, tf.stack([shape[0], shape[1], 1])), [-1])
-    return tf.reshape(tf.math.unsorted_segment_sum(tf.reshape(counts, [-1]), segments, shape[0] * shape[1] * 256), shape)
-
-
-def _monotone(tables):
-    """bool `[N]`: every channel's table of the row is non-decreasing or non-increasing."""
-    steps = tables[..., 1:] - tables[..., :-1]
-    return tf.reduce_all(tf.reduce_all(steps >= 0, axis=-1) | tf.reduce_all(steps <= 0, axis=-1), axis=-1)
-
-
-def _mapped_extremes_table(xc, pc):
-    """auto_contrast's table of `pc[xc]` for monotone tables `pc`: the extremes of `pc[xc]` are the table's
-    values at the stored extremes (swapped for a decreasing table), so no pixel goes through the table."""
-    lo_hi = tf.cast(_extremes(xc), tf.int32)
-    ends = tf.transpose(tf.gather(pc, tf.transpose(lo_hi, [0, 2, 1]), batch_dims=2), [0, 2, 1])
-    return auto_contrast_lut(tf.reduce_min(ends, axis=1), tf.reduce_max(ends, axis=1))
-
-
 def _table_loop(name, rows, x, pending, args, tables, chunk):
     """Writes the `[C, 256]` table of statistics op `name` of the images `rows` into `tables`."""
     if name == "equalize" and pending is not None:
         # The histogram of the current levels is the stored levels' histogram, remapped by the pending table.
         def equalize_table(xc, pc):
-            return equalize_lut(_remapped_histogram(histogram_counts(tf.cast(xc, tf.int32)), pc))
+            return equalize_lut(remapped_histogram(histogram_counts(tf.cast(xc, tf.int32)), pc))
 
         return apply_to_rows(equalize_table, *rows, (x, pending), tables, chunk)
     if name == "auto_contrast" and pending is not None:
@@ -244,12 +162,29 @@ def _table_loop(name, rows, x, pending, args, tables, chunk):
         order, start, count = rows
         position = tf.math.invert_permutation(order)
         chosen = (position >= start) & (position < start + count)
-        groups = tf.where(chosen, tf.where(_monotone(pending), 0, 1), -1)
+        groups = tf.where(chosen, tf.where(monotone(pending), 0, 1), -1)
         order, starts, counts = group_rows(groups, 2)
-        tables = apply_to_rows(_mapped_extremes_table, order, starts[0], counts[0], (x, pending), tables, chunk)
+        tables = apply_to_rows(mapped_extremes_table, order, starts[0], counts[0], (x, pending), tables, chunk)
         rows = (order, starts[1], counts[1])
-    return _on_rows(lambda xc, ac: _statistic_table(name, xc, ac), rows, x, pending, (args,), tables, chunk,
+    return _on_rows(lambda xc, ac: statistic_table(name, xc, ac), rows, x, pending, (args,), tables, chunk,
                     materialize=name in REREADING_STATISTICS)
+
+
+def _shared_histograms(x, op_ids, k, copies, chunk):
+    """Histograms `[copies * B, C, 256]` of the stored levels `x` of `copies` stacked copies of a batch,
+    counted once per image, for the images some copy of which chooses op `k` (zero for the others).
+
+    Valid while no op stores new levels, that is without selected kernels (geometry comes last): every
+    copy of an image then keeps the image's levels, and equalize reads their histogram remapped by the
+    copy's pending table.
+    """
+    sources = tf.shape(x)[0] // copies
+    chose = tf.reduce_any(tf.reshape(tf.reduce_any(tf.equal(op_ids, k), axis=1), tf.stack([copies, sources])), axis=0)
+    empty = tf.zeros(tf.stack([sources, tf.shape(x)[3], 256]), tf.int32)
+    # Rows of the first copy: `apply_to_rows` reads `x` at the images' own indices.
+    counts = apply_to_rows(lambda xc: histogram_counts(tf.cast(xc, tf.int32)), *_selected_rows(chose), (x,),
+                           empty, chunk)
+    return tf.tile(counts, [copies, 1, 1])
 
 
 def _cutout(xc, side, center, fill_level):
@@ -282,8 +217,11 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
         # Quantised and tiled in the computation's own buffer, which the loops below then update in place.
         x = tf.tile(x, [copies, 1, 1, 1])
     batch, num_channels = tf.shape(x)[0], tf.shape(x)[3]
-    identity = _identity_tables(batch, num_channels)
+    identity = identity_tables(batch, num_channels)
     pending = None  # [B, C, 256] point ops not yet applied to x (None: the identity for all)
+    shared = None  # [B, C, 256] histograms of the stored levels, shared by the copies of an image
+    if copies > 1 and "equalize" in ops and not any(name in SELECTED_KERNELS for name in ops):
+        shared = _shared_histograms(x, op_ids, ops.index("equalize"), copies, chunk)
     for s in range(slots):
         ids, args, center = op_ids[:, s], arguments[:, s], centers[:, s]
         order, starts, counts = group_rows(ids, len(ops))
@@ -304,10 +242,14 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
         tables = None
         for k, name in enumerate(ops):
             if name in POINT_OPS and name not in STATISTIC_OPS:
-                table = _point_table(name, batch, num_channels, args)
+                table = point_table(name, batch, num_channels, args)
                 tables = tf.where(tf.equal(ids, k)[:, None, None], table, identity if tables is None else tables)
         for k, name in enumerate(ops):
-            if name in STATISTIC_OPS:
+            if name == "equalize" and shared is not None:
+                current = shared if pending is None else remapped_histogram(shared, pending)
+                tables = tf.where(tf.equal(ids, k)[:, None, None], equalize_lut(current),
+                                  identity if tables is None else tables)
+            elif name in STATISTIC_OPS:
                 # Each chosen image's table, from its current levels, written into `tables`.
                 tables = _table_loop(name, (order, starts[k], counts[k]), x, pending, args,
                                      identity if tables is None else tables, chunk)
@@ -343,7 +285,8 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
 
 
 def current_levels(x, pending, inside, fill_level):
-    """uint8 levels of a deferred program result (`run_deferred`): `pending[x]`, `fill_level` outside `inside`."""
+    """uint8 levels of a deferred program result (`apply_program(..., deferred=True)`): `pending[x]`,
+    `fill_level` outside `inside`."""
     levels = _lut(pending, x)
     if inside is not None:
         levels = tf.where(inside > 0, levels, from_float(tf.constant(fill_level, tf.float32), tf.uint8))
@@ -365,7 +308,7 @@ def _deferred(images, op_ids, arguments, centers, matrix, ops, value_range, fill
                               interpolation, chunk, slots, channels, copies)
     shape = tf.shape(x)
     if pending is None:
-        pending = _identity_tables(shape[0], shape[3])
+        pending = identity_tables(shape[0], shape[3])
     if inside is None:
         inside = tf.ones(tf.stack([shape[0], shape[1], shape[2], 1]), tf.uint8)
     return x, pending, inside
@@ -406,13 +349,13 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
     if any(name in GEOMETRIC for name in ops):
         shape = tf.shape(images)
         height, width = shape[1], shape[2]
-        for s in range(slots):
-            ids, args = op_ids[:, s], arguments[:, s]
-            slot_matrix = geometry.identity_matrix(tf.shape(op_ids)[0])
-            for k, name in enumerate(ops):
-                if name in GEOMETRIC:
-                    slot_matrix = tf.where(tf.equal(ids, k)[:, None, None], MATRICES[name](args, height, width), slot_matrix)
-            matrix = slot_matrix if matrix is None else geometry.compose(matrix, slot_matrix)
+        # All slots at once ([rows, slots, 3, 3]; few small ops), then composed in slot order.
+        slot_matrices = tf.broadcast_to(tf.eye(3), tf.stack([tf.shape(op_ids)[0], slots, 3, 3]))
+        for k, name in enumerate(ops):
+            if name in GEOMETRIC:
+                chosen = tf.equal(op_ids, k)[:, :, None, None]
+                slot_matrices = tf.where(chosen, MATRICES[name](arguments, height, width), slot_matrices)
+        matrix = geometry.compose(*tf.unstack(slot_matrices, num=slots, axis=1))
     args = (images, op_ids, arguments, centers, matrix, ops, tuple(value_range), float(fill_level), interpolation,
             int(chunk), slots, images.shape[-1])
     if deferred:
