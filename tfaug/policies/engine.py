@@ -11,9 +11,9 @@ result (bit-exact with PIL for the point and colour ops). The whole program is o
 once (the last pass, fused with the table lookup):
 
 1. Point ops (invert, posterize, solarize, solarize_add, brightness, contrast, auto_contrast, equalize)
-   are lookup tables (`tfaug.policies.tables`). Each image carries a *pending* `[C, 256]` table, the composition of its point ops
-   not yet applied (the identity at first): a slot's point op composes its table onto it, so the point ops
-   of all slots cost one gather over the batch, at the end. The statistics a table needs (gray mean,
+   are lookup tables (`tfaug.policies.tables`). Each image carries a *pending* `[C, 256]` table, the
+   composition of its point ops not yet applied (the identity at first): a slot's point op composes its
+   table onto it, so the point ops of all slots cost one gather over the batch, at the end. The statistics a table needs (gray mean,
    channel extremes, histogram) are computed only for the images that chose contrast / auto_contrast /
    equalize, on their current levels (stored levels through the pending table; equalize remaps the
    stored levels' histogram instead, and auto_contrast maps the stored extremes through a monotone
@@ -30,7 +30,8 @@ once (the last pass, fused with the table lookup):
 
 `apply_program(..., deferred=True)` stops before the last lookup, for a caller that folds it into its own
 pass (AugMix's mix), and `copies` runs the program on several copies of the batch (AugMix's chains),
-tiled inside the computation.
+tiled inside the computation; without colour, sharpness or cutout the copies of an image keep its stored
+levels, so equalize counts its histogram once for all of them.
 
 No op is computed for every image and then discarded. Inside one XLA computation XLA would fuse a small
 lookup-table computation into the per-pixel gather that reads it and redo it for every pixel (about 20
