@@ -20,17 +20,18 @@ def _low_contrast(small_photos):
     return (90 + small_photos.astype(np.int32) * 60 // 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("before", BEFORE)
-def test_auto_contrast_after_a_point_op_matches_pil(small_photos, before):
+def test_auto_contrast_after_each_point_op_matches_pil(small_photos):
+    # One program: every image, once after each op of BEFORE (the last row of each: nothing before).
     images = np.concatenate([small_photos, _low_contrast(small_photos)])
-    ops = (before, "auto_contrast") if before != "auto_contrast" else ("auto_contrast",)
-    ids = np.tile(np.array([[0, len(ops) - 1]], np.int32), [len(images), 1])
-    ids[-1] = [-1, len(ops) - 1]  # one image with no op before (its pending table is the identity)
-    args = np.full(ids.shape, ARGUMENTS.get(before, 0.0), np.float32)
+    n, last = len(images), len(BEFORE) - 1
+    batch = np.concatenate([images] * len(BEFORE))
+    ids = np.array([[k, last] for k in range(len(BEFORE)) for _ in range(n)], np.int32)
+    ids[n - 1::n, 0] = -1
+    args = np.array([[ARGUMENTS.get(BEFORE[max(k, 0)], 0.0), 0.0] for k in ids[:, 0]], np.float32)
     out = engine.apply_program(
-        tf.constant(images), ids, args, np.zeros([*ids.shape, 2], np.int32), ops, (0.0, 255.0), 128.0, "nearest", 2
+        tf.constant(batch), ids, args, np.zeros([*ids.shape, 2], np.int32), BEFORE, (0.0, 255.0), 128.0, "nearest", 2
     ).numpy()
-    np.testing.assert_array_equal(out, run_program(images, ops, ids, args))
+    np.testing.assert_array_equal(out, run_program(batch, BEFORE, ids, args))
 
 
 @pytest.mark.parametrize("dtype, value_range", [("uint8", (0.0, 255.0)), ("float32", (0.0, 1.0))])
