@@ -85,6 +85,11 @@ def cases(only=None):
         ("tfaug", "tfaug AutoAugment (imagenet)", lambda: _images_only(tfaug.AutoAugment(seed=0))),
         ("tfaug", "tfaug TrivialAugmentWide", lambda: _images_only(tfaug.TrivialAugmentWide(seed=0))),
         ("tfaug", "tfaug AugMix", lambda: _images_only(tfaug.AugMix(seed=0))),
+        (
+            "tfaug",
+            "tfaug AugMix (all_ops, bilinear: Keras's defaults)",
+            lambda: _images_only(tfaug.AugMix(all_ops=True, interpolation="bilinear", seed=0)),
+        ),
         ("keras", "keras.layers.CutMix", lambda: _with_labels(keras.layers.CutMix(seed=0))),
         ("keras", "keras.layers.MixUp", lambda: _with_labels(keras.layers.MixUp(seed=0))),
         (
