@@ -23,7 +23,9 @@ def fused(fn):
 
     Traces may relax dimensions (`reduce_retracing`) but never ranks: one `tf.function` per tuple of
     argument ranks, so a kernel that branches on a rank (segmentation masks `[B, H, W]` beside images
-    `[B, H, W, C]`) never sees an unknown one.
+    `[B, H, W, C]`) never sees an unknown one. Kernels use `tf.while_loop` / `tf.cond` and Python control
+    flow on static values only, so AutoGraph is off: converting the policy engine took most of a policy
+    layer's first call (5.7 of 8.4 s for RandAugment on 2 cores; 1.5 s of tracing without it).
     """
     compiled = {}
 
@@ -33,7 +35,7 @@ def fused(fn):
             return fn(*args, **kwargs)
         key = (_ranks(args), tuple(sorted(kwargs)), _ranks(kwargs[k] for k in sorted(kwargs)))
         if key not in compiled:
-            compiled[key] = tf.function(fn, jit_compile=True, reduce_retracing=True)
+            compiled[key] = tf.function(fn, jit_compile=True, reduce_retracing=True, autograph=False)
         return compiled[key](*args, **kwargs)
 
     wrapper.python_function = fn
