@@ -8,7 +8,6 @@ from tfaug import ops as tfops
 from tfaug import random as tfr
 from tfaug.layers._policy import PolicyLayer
 from tfaug.ops._xla import fused
-from tfaug.ops.dtypes import from_float
 from tfaug.policies import engine
 
 #: The paper's ops: no colour enhancers (they overlap the ImageNet-C corruptions).
@@ -133,21 +132,14 @@ def _mix(images, chains, chain_weights, skip_weight, value_range, fill_level, wi
     """`(1 - m) x + m sum_k w_k chain_k` in float, from the chains' deferred program result
     (`engine.apply_program(..., deferred=True, copies=width)`, rows `k * B + i`): each chain's last table
     lookup and fill happen here, in the mix's own pass."""
-    levels, tables, inside = chains
     x = tfops.to_float(images)
-    shape = tf.shape(images)
-    batch, channels = shape[0], shape[3]
-    flat = tf.cast(tf.reshape(tables, [-1]), tf.uint8)
-    fill = from_float(tf.constant(fill_level, tf.float32), tf.uint8)
+    batch = tf.shape(images)[0]
     low, high = value_range
     w = tf.cast(chain_weights, x.dtype)
     mixed = None
     # One term per chain (a sum over a stacked chain axis makes XLA's loop several times slower).
     for k in range(width):
-        rows = batch * k + tf.range(batch)
-        table_rows = tf.reshape(rows, [-1, 1, 1, 1]) * channels + tf.range(channels)
-        level = tf.gather(flat, table_rows * 256 + tf.cast(levels[batch * k:batch * (k + 1)], tf.int32))
-        level = tf.where(inside[batch * k:batch * (k + 1)] > 0, level, fill)
+        level = engine.current_levels(*(t[batch * k:batch * (k + 1)] for t in chains), fill_level)
         term = w[:, k, None, None, None] * tf.cast(level, x.dtype)
         mixed = term if mixed is None else mixed + term
     # sum_k w_k (low + level_k * scale) = low + scale * sum_k w_k level_k, as the weights sum to 1.

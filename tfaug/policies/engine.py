@@ -13,11 +13,12 @@ once (the last pass, fused with the table lookup):
 1. Point ops (invert, posterize, solarize, solarize_add, brightness, contrast, auto_contrast, equalize)
    are lookup tables (`tfaug.policies.tables`). Each image carries a *pending* `[C, 256]` table, the
    composition of its point ops not yet applied (the identity at first): a slot's point op composes its
-   table onto it, so the point ops of all slots cost one gather over the batch, at the end. The statistics a table needs (gray mean,
-   channel extremes, histogram) are computed only for the images that chose contrast / auto_contrast /
-   equalize, on their current levels (stored levels through the pending table; equalize remaps the
-   stored levels' histogram instead, and auto_contrast maps the stored extremes through a monotone
-   pending table, reading the current levels only after a non-monotone one such as solarize).
+   table onto it, so the point ops of all slots cost one gather over the batch, at the end. The
+   statistics a table needs (gray mean, channel extremes, histogram) are computed only for the images
+   that chose contrast / auto_contrast / equalize, on their current levels (stored levels through the
+   pending table; equalize remaps the stored levels' histogram instead, and auto_contrast maps the
+   stored extremes through a monotone pending table, reading the current levels only after a
+   non-monotone one such as solarize).
 2. Colour, sharpness and cutout run only on the images that chose them, in fixed-size chunks
    (`tfaug.ops.selection.apply_to_rows`; one sort per slot groups the images by op): they read their
    current levels, store the result and reset the image's pending table to the identity.

@@ -84,7 +84,8 @@ def remapped_histogram(counts, tables):
     shape = tf.shape(counts)
     rows = tf.range(shape[0] * shape[1])[:, None] * 256
     segments = tf.reshape(tables + tf.reshape(rows, tf.stack([shape[0], shape[1], 1])), [-1])
-    return tf.reshape(tf.math.unsorted_segment_sum(tf.reshape(counts, [-1]), segments, shape[0] * shape[1] * 256), shape)
+    counts = tf.math.unsorted_segment_sum(tf.reshape(counts, [-1]), segments, shape[0] * shape[1] * 256)
+    return tf.reshape(counts, shape)
 
 
 def monotone(tables):
