@@ -58,7 +58,7 @@ def _frozen_draws(make_layer, draws):
     """Cases for a layer that draws its ops in Python at trace time (Keras core's AugMix): `draws` instances,
     each its own traced function with its own frozen ops (Python's `random` seeded at trace time, so every
     run times the same draws). `measure` times them one after the other and reports the mean, the
-    expected cost of a draw; one instance alone times one arbitrary draw (50 to 130 passes for AugMix)."""
+    expected cost of a draw; one instance alone times one arbitrary draw (50 to 155 passes for AugMix measured)."""
 
     def case(index):
         layer = make_layer()
