@@ -385,3 +385,22 @@ def test_bad_arguments_raise(small_photos):
         transform(small_photos, tf.zeros([4, 2, 3]))
     with pytest.raises(ValueError, match="at least one matrix"):
         compose()
+
+
+def test_nearest_index_and_marked_equal_transform_with_zero_fill(images):
+    # Output i resamples image rows[i] (rows repeat and reorder the batch); affine matrices skip the division.
+    rows = np.array([2, 0, 2, 3, 1, 0], np.int32)
+    m = compose(rotation_matrix(np.array([-30.0, 12.5, 7.0, 0.0, 135.0, 0.0], np.float32), H, W),
+                translate_x_matrix(np.array([3.0, -7.5, 0.0, 0.0, 2.0, 0.0], np.float32)))
+    for affine in (False, True):
+        index = geometry.nearest_index(m, tf.constant(rows), H, W, affine=affine)
+        pixels, inside = geometry.nearest_marked(tf.constant(images), index)
+        expected = transform(images[rows], m, "nearest", fill_value=0).numpy()
+        np.testing.assert_array_equal(pixels.numpy(), expected)
+        marks = transform(np.ones([len(rows), H, W, 1], np.uint8), m, "nearest", fill_value=0).numpy()
+        np.testing.assert_array_equal(inside.numpy(), marks)
+    assert (marks == 0).any() and (marks[[3, 5]] == 1).all()  # the identity rows are copies, nothing filled
+    np.testing.assert_array_equal(pixels.numpy()[[3, 5]], images[[3, 0]])
+    np.testing.assert_array_equal(
+        geometry.nearest_index(m, tf.constant(rows), H, W, materialize=True).numpy(), index.numpy()
+    )

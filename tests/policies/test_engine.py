@@ -73,3 +73,34 @@ def test_copies_need_the_deferred_result(small_photos):
     with pytest.raises(ValueError, match="copies"):
         engine.apply_program(small_photos, ids, np.zeros([8, 1], np.float32), np.zeros([8, 1, 2], np.int32),
                              ("invert",), (0.0, 255.0), 128.0, "nearest", 1, copies=2)
+
+
+@pytest.mark.parametrize("all_ops, interpolation", [(True, "nearest"), (False, "bilinear")])
+def test_copies_give_the_tiled_program_with_stored_levels_or_bilinear(small_photos, all_ops, interpolation):
+    # all_ops: colour and sharpness store new levels, so the copies are tiled; bilinear resamples current levels,
+    # so shared copies are tiled before the geometry pass.
+    layer = AugMix(seed=0, all_ops=all_ops, interpolation=interpolation)
+    t = layer.get_random_transformation({"images": tf.constant(small_photos)}, seed=SEED)
+    program = (t["op_ids"], t["arguments"], t["centers"], layer.op_table, (0.0, 255.0), 128.0, interpolation, 2)
+    levels, tables, inside = engine.apply_program(tf.constant(small_photos), *program, deferred=True, copies=3)
+    deferred = engine.current_levels(levels, tables, inside, 128.0).numpy()
+    tiled = engine.apply_program(tf.constant(np.concatenate([small_photos] * 3)), *program).numpy()
+    np.testing.assert_array_equal(deferred, tiled)
+
+
+def test_shared_copies_read_their_image_for_auto_contrast_after_solarize(small_photos):
+    # auto_contrast after solarize (a table that is not monotone) reads the current levels of each copy's
+    # image (row r of the copies reads image r % B), after a monotone table only the stored extremes.
+    images = np.concatenate([small_photos, _low_contrast(small_photos)])
+    n, ops = len(images), ("solarize", "posterize", "auto_contrast", "translate_x")
+    chains = np.array([[0, 2, -1], [1, 2, 3], [2, 0, 2]], np.int32)
+    ids = np.repeat(chains, n, axis=0)
+    args = np.repeat(np.array([[120.0, 0.0, 0.0], [4.0, 0.0, 5.0], [0.0, 200.0, 0.0]], np.float32), n, axis=0)
+    program = (ids, args, np.zeros([*ids.shape, 2], np.int32), ops, (0.0, 255.0), 128.0, "nearest", 2)
+    deferred = engine.current_levels(*engine.apply_program(tf.constant(images), *program, deferred=True, copies=3),
+                                     128.0).numpy()
+    tiled = engine.apply_program(tf.constant(np.concatenate([images] * 3)), *program).numpy()
+    np.testing.assert_array_equal(deferred, tiled)
+    expected = run_program(np.concatenate([images, images]), ops, np.concatenate([ids[:n], ids[2 * n:]]),
+                           np.concatenate([args[:n], args[2 * n:]]))
+    np.testing.assert_array_equal(np.concatenate([tiled[:n], tiled[2 * n:]]), expected)

@@ -165,14 +165,21 @@ def _materialize(x):
     return tf.reduce_max(tf.stack([x, tf.fill(tf.shape(x), tf.int32.min)], axis=-1), axis=-1)
 
 
-def _source_points(matrices, batch, height, width):
+def materialize_levels(x):
+    """uint8 `x` unchanged, computed into a buffer of its own (a reduction with 0, which XLA does not fuse
+    into its consumers), so a consumer that reads it several times does not recompute it."""
+    return tf.reduce_max(tf.stack([x, tf.zeros_like(x)], axis=-1), axis=-1)
+
+
+def _source_points(matrices, batch, height, width, affine=False):
     """The input point `(x, y)` sampled by every output pixel centre: two float32 `[B, H, W]`.
 
     Computed from `[B, 1, 1]` coefficients and `[1, H, 1]` / `[1, 1, W]` pixel centres (no per-pixel
     matmul), rounded as the float32 matmul `M @ (x, y, 1)` rounds on CPU (TensorFlow's and XLA's dot
     kernels fuse the first multiply-add): `fma(m01, y, m00 * x) + m02`, then divided by the third row.
     So the samples, nearest's ties included, are those of the matmul this replaced. The fused
-    multiply-add is emulated in float64, where `m01 * y` is exact.
+    multiply-add is emulated in float64, where `m01 * y` is exact. `affine=True` promises third rows
+    `(0, 0, 1)`, whose division is by exactly 1: it is skipped.
     """
     h = tf.cast(height, tf.float32)
     w = tf.cast(width, tf.float32)
@@ -185,8 +192,53 @@ def _source_points(matrices, batch, height, width):
         second = tf.cast(m[:, k, 1], tf.float64) * ys  # [B, H, 1], exact
         return tf.cast(first + second, tf.float32) + m[:, k, 2]
 
+    if affine:
+        return row(0), row(1)
     z = row(2)
     return row(0) / z, row(1) / z
+
+
+def _nearest_index(x, y, first_row, height, width, materialize=True):
+    """int32 `[B, H, W]` flat index `(first_row + floor(y)) * W + floor(x)` of each nearest sample, -1 outside.
+
+    `floor(x)` is in [0, W) exactly when `x` is (NaN in neither); testing it rather than `x` leaves `x` one
+    use, so XLA computes the divisions and the index in one pass. Clipping in float keeps far-away (or
+    inf) coordinates from overflowing the int cast; those pixels are filled anyway.
+    """
+    h = tf.cast(height, tf.float32)
+    w = tf.cast(width, tf.float32)
+    fx, fy = tf.floor(x), tf.floor(y)
+    inside = (fx >= 0.0) & (fx < w) & (fy >= 0.0) & (fy < h)
+    col = tf.cast(tf.clip_by_value(fx, 0.0, w - 1.0), tf.int32)
+    row = tf.cast(tf.clip_by_value(fy, 0.0, h - 1.0), tf.int32)
+    index = tf.where(inside, (first_row + row) * width + col, -1)
+    return _materialize(index) if materialize else index
+
+
+@fused
+def nearest_index(matrices, rows, height, width, affine=False, materialize=False):
+    """int32 `[N, H, W]`: for nearest resampling of image `rows[i]` of a `[B, H, W, C]` batch through
+    `matrices[i]`, the flat index `(rows[i] * H + row) * W + col` of the pixel each output pixel copies, -1
+    where it is fill (see `nearest_marked`). `affine=True` promises third rows `(0, 0, 1)` (skips a
+    division). `materialize=True` computes it into a buffer of its own, for a caller that gathers with it
+    in the same XLA computation (see `_materialize`). Same conventions as `transform`.
+    """
+    x, y = _source_points(matrices, tf.shape(rows)[0], height, width, affine)
+    return _nearest_index(x, y, rows[:, None, None] * height, height, width, materialize)
+
+
+def nearest_marked(images, index):
+    """Nearest samples that mark the fill: `(pixels, inside)` for a `nearest_index` `index` `[N, H, W]`.
+
+    `pixels` `[N, H, W, C]` holds the indexed pixels of `images` `[B, H, W, C]` and 0 where `index` is -1
+    (as `transform(..., "nearest", fill_value=0)`), and `inside` a uint8 `[N, H, W, 1]` that is 1 where the
+    pixel was sampled inside the image and 0 where it is fill, for a caller that fills later (after a
+    lookup table, say).
+    """
+    pixels = tf.gather(tf.reshape(images, tf.stack([-1, tf.shape(images)[3]])), tf.maximum(index, 0))
+    inside = index >= 0
+    pixels = tf.where(inside[..., None], pixels, tf.zeros([], images.dtype))
+    return pixels, tf.cast(inside, tf.uint8)[..., None]
 
 
 @fused
@@ -208,15 +260,8 @@ def _transform(images, matrices, interpolation, fill_value):
     if fill.shape.rank == 2:  # per-image colours [B, C]
         fill = fill[:, None, None, :]
     if interpolation == "nearest":
-        # No arithmetic on pixels: exact for every dtype. `floor(x)` is in [0, W) exactly when `x` is
-        # (NaN in neither); testing it rather than `x` leaves `x` one use, so XLA computes the divisions
-        # and the index in one pass. Clipping in float keeps far-away (or inf) coordinates from
-        # overflowing the int cast; those pixels are filled anyway.
-        fx, fy = tf.floor(x), tf.floor(y)
-        inside = (fx >= 0.0) & (fx < w) & (fy >= 0.0) & (fy < h)
-        col = tf.cast(tf.clip_by_value(fx, 0.0, w - 1.0), tf.int32)
-        row = tf.cast(tf.clip_by_value(fy, 0.0, h - 1.0), tf.int32)
-        index = _materialize(tf.where(inside, (first_row + row) * width + col, -1))  # -1: fill
+        # No arithmetic on pixels: exact for every dtype.
+        index = _nearest_index(x, y, first_row, height, width)
         pixels = tf.gather(table, tf.maximum(index, 0))
         out = tf.where((index >= 0)[..., None], pixels, from_float(fill, images.dtype))
         return tf.reshape(out, shape)

@@ -59,10 +59,13 @@ def group_rows(groups, num_groups):
     return order, starts, counts
 
 
-def apply_to_rows(fn, order, start, count, tensors, output, chunk_size):
+def apply_to_rows(fn, order, start, count, tensors, output, chunk_size, whole=None):
     """`apply_to_selected` for the rows `order[start:start + count]` (distinct row indices).
 
     `output` may also be a tuple of tensors, `fn` then returning a tuple of chunks, one per output.
+    With `whole` (a tuple of `[B, ...]` tensors), `fn` is called as `fn(rows, *whole, *chunks)`: the
+    chunk's row indices and the `whole` tensors unsliced (an output among them is the running output),
+    for a kernel that reads its rows itself (a gather from the whole batch needs no copy of the chunk).
     """
     num_chunks = (count + chunk_size - 1) // chunk_size
     offsets = tf.range(chunk_size, dtype=tf.int32)
@@ -72,8 +75,11 @@ def apply_to_rows(fn, order, start, count, tensors, output, chunk_size):
         position = start + tf.minimum(i * chunk_size + offsets, count - 1)
         index = tf.gather(order, position)
         # An output that is also an input is read from the running output (see the module docstring).
-        current = [next((o for o, init in zip(outs, outputs) if t is init), t) for t in tensors]
-        results = fn(*[tf.gather(t, index) for t in current])
+        def running(tensors):
+            return [next((o for o, init in zip(outs, outputs) if t is init), t) for t in tensors]
+
+        chunks = [tf.gather(t, index) for t in running(tensors)]
+        results = fn(*chunks) if whole is None else fn(index, *running(whole), *chunks)
         results = results if isinstance(output, tuple) else (results,)
         updated = [tf.tensor_scatter_nd_update(o, index[:, None], tf.cast(r, o.dtype)) for o, r in zip(outs, results)]
         return (i + 1, *updated)

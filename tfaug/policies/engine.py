@@ -30,9 +30,11 @@ once (the last pass, fused with the table lookup):
    The matrices are computed before the XLA computation, by TensorFlow's own kernels.
 
 `apply_program(..., deferred=True)` stops before the last lookup, for a caller that folds it into its own
-pass (AugMix's mix), and `copies` runs the program on several copies of the batch (AugMix's chains),
-tiled inside the computation; without colour, sharpness or cutout the copies of an image keep its stored
-levels, so equalize counts its histogram once for all of them.
+pass (AugMix's mix), and `copies` runs the program on several copies of the batch (AugMix's chains).
+Without colour, sharpness or cutout no op stores new levels before the geometry pass, so the copies of an
+image keep its levels: they share one quantised batch (statistics read row `r % B`, equalize counts an
+image's histogram once for all its copies), and one vectorised nearest resampling of every row writes
+the copies' levels. Otherwise the batch is tiled inside the computation.
 
 No op is computed for every image and then discarded. Inside one XLA computation XLA would fuse a small
 lookup-table computation into the per-pixel gather that reads it and redo it for every pixel (about 20
@@ -141,13 +143,23 @@ def _selected_rows(selected):
     return order, starts[0], counts[0]
 
 
+def _apply_stored(fn, rows, x, tensors, output, chunk):
+    """`apply_to_rows` of `fn(stored levels, *chunks of tensors)` over the images `rows` (`(order, start,
+    count)`). Row `r` reads `x[r % len(x)]`: `x` holds every row, or one buffer shared by the copies of
+    the batch (see `_run`); when `x` is also the output, its running value."""
+
+    def kernel(index, xs, *chunks):
+        return fn(tf.gather(xs, index % tf.shape(xs)[0]), *chunks)
+
+    return apply_to_rows(kernel, *rows, tensors, output, chunk, whole=(x,))
+
+
 def _on_rows(fn, rows, x, pending, extra, output, chunk, materialize=False):
     """Writes `fn(current levels, *extra)` of the images `rows` (`(order, start, count)`) into `output`."""
     if pending is None:
-        tensors, kernel = (x,) + extra, fn
-    else:
-        tensors, kernel = (x, pending) + extra, lambda xc, pc, *e: fn(_current(xc, pc, materialize), *e)
-    return apply_to_rows(kernel, *rows, tensors, output, chunk)
+        return _apply_stored(fn, rows, x, extra, output, chunk)
+    kernel = lambda xc, pc, *e: fn(_current(xc, pc, materialize), *e)  # noqa: E731
+    return _apply_stored(kernel, rows, x, (pending,) + extra, output, chunk)
 
 
 def _table_loop(name, rows, x, pending, args, tables, chunk):
@@ -157,7 +169,7 @@ def _table_loop(name, rows, x, pending, args, tables, chunk):
         def equalize_table(xc, pc):
             return equalize_lut(remapped_histogram(histogram_counts(tf.cast(xc, tf.int32)), pc))
 
-        return apply_to_rows(equalize_table, *rows, (x, pending), tables, chunk)
+        return _apply_stored(equalize_table, rows, x, (pending,), tables, chunk)
     if name == "auto_contrast" and pending is not None:
         # Images whose pending tables are monotone read only their stored levels; the others (after a
         # solarize, say) their current levels.
@@ -166,26 +178,22 @@ def _table_loop(name, rows, x, pending, args, tables, chunk):
         chosen = (position >= start) & (position < start + count)
         groups = tf.where(chosen, tf.where(monotone(pending), 0, 1), -1)
         order, starts, counts = group_rows(groups, 2)
-        tables = apply_to_rows(mapped_extremes_table, order, starts[0], counts[0], (x, pending), tables, chunk)
+        tables = _apply_stored(mapped_extremes_table, (order, starts[0], counts[0]), x, (pending,), tables, chunk)
         rows = (order, starts[1], counts[1])
     return _on_rows(lambda xc, ac: statistic_table(name, xc, ac), rows, x, pending, (args,), tables, chunk,
                     materialize=name in REREADING_STATISTICS)
 
 
 def _shared_histograms(x, op_ids, k, copies, chunk):
-    """Histograms `[copies * B, C, 256]` of the stored levels `x` of `copies` stacked copies of a batch,
-    counted once per image, for the images some copy of which chooses op `k` (zero for the others).
-
-    Valid while no op stores new levels, that is without selected kernels (geometry comes last): every
-    copy of an image then keeps the image's levels, and equalize reads their histogram remapped by the
-    copy's pending table.
+    """Histograms `[copies * B, C, 256]` of the stored levels `x` `[B, H, W, C]` that `copies` stacked copies
+    of a batch share, counted once per image, for the images some copy of which chooses op `k` (zero for
+    the others). Equalize reads them remapped by each copy's pending table.
     """
-    sources = tf.shape(x)[0] // copies
+    sources = tf.shape(x)[0]
     chose = tf.reduce_any(tf.reshape(tf.reduce_any(tf.equal(op_ids, k), axis=1), tf.stack([copies, sources])), axis=0)
     empty = tf.zeros(tf.stack([sources, tf.shape(x)[3], 256]), tf.int32)
-    # Rows of the first copy: `apply_to_rows` reads `x` at the images' own indices.
-    counts = apply_to_rows(lambda xc: histogram_counts(tf.cast(xc, tf.int32)), *_selected_rows(chose), (x,),
-                           empty, chunk)
+    counts = _apply_stored(lambda xc: histogram_counts(tf.cast(xc, tf.int32)), _selected_rows(chose), x, (), empty,
+                           chunk)
     return tf.tile(counts, [copies, 1, 1])
 
 
@@ -210,20 +218,28 @@ SELECTED_KERNELS = {
 
 
 def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-         channels, copies=1):
-    """The program up to its last lookup: `(stored levels, pending tables or None, inside mark or None)`."""
+         channels, copies=1, index=None):
+    """The program up to its last lookup: `(stored levels, pending tables or None, inside mark or None)`.
+
+    `index`: for copies that share the batch's levels and nearest resampling, the index map of every row
+    (`geometry.nearest_index`, computed by `apply_program`), used instead of `matrix`.
+    """
     # `fused` may trace with relaxed shapes: the slot and channel counts come from the caller.
     images.set_shape([None, None, None, channels])
     x = to_uint8_levels(images, value_range)
-    if copies > 1:
-        # Quantised and tiled in the computation's own buffer, which the loops below then update in place.
-        x = tf.tile(x, [copies, 1, 1, 1])
-    batch, num_channels = tf.shape(x)[0], tf.shape(x)[3]
+    # Without selected kernels, no op stores new levels before the geometry pass, so the copies of an image
+    # keep its levels: they share the one quantised batch (row r of the program reads row r % B, and
+    # equalize counts an image's histogram once for all its copies), and the geometry pass writes the
+    # copies' rows. Otherwise the batch is tiled in the computation's own buffer, updated in place.
+    shared = _shares_levels(ops, copies)
+    if copies > 1 and not shared:
+        x = _tile(x, copies)
+    batch, num_channels = tf.shape(op_ids)[0], tf.shape(x)[3]
     identity = identity_tables(batch, num_channels)
     pending = None  # [B, C, 256] point ops not yet applied to x (None: the identity for all)
-    shared = None  # [B, C, 256] histograms of the stored levels, shared by the copies of an image
-    if copies > 1 and "equalize" in ops and not any(name in SELECTED_KERNELS for name in ops):
-        shared = _shared_histograms(x, op_ids, ops.index("equalize"), copies, chunk)
+    histograms = None  # [B, C, 256] of the stored levels, shared by the copies of an image
+    if shared and "equalize" in ops:
+        histograms = _shared_histograms(x, op_ids, ops.index("equalize"), copies, chunk)
     for s in range(slots):
         ids, args, center = op_ids[:, s], arguments[:, s], centers[:, s]
         order, starts, counts = group_rows(ids, len(ops))
@@ -247,8 +263,8 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
                 table = point_table(name, batch, num_channels, args)
                 tables = tf.where(tf.equal(ids, k)[:, None, None], table, identity if tables is None else tables)
         for k, name in enumerate(ops):
-            if name == "equalize" and shared is not None:
-                current = shared if pending is None else remapped_histogram(shared, pending)
+            if name == "equalize" and histograms is not None:
+                current = histograms if pending is None else remapped_histogram(histograms, pending)
                 tables = tf.where(tf.equal(ids, k)[:, None, None], equalize_lut(current),
                                   identity if tables is None else tables)
             elif name in STATISTIC_OPS:
@@ -259,31 +275,56 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
             tables = _materialize(tables)
             pending = tables if pending is None else _materialize(tf.gather(tables, pending, batch_dims=2))
     inside = None  # [B, H, W, 1] uint8: 0 where geometry filled the pixel (None: nowhere)
-    if matrix is not None:
+    if index is not None:
+        # Shared copies, nearest: every row in one vectorised pass that reads the shared batch and writes the
+        # copies' levels (rows without geometry have identity maps), marking the fill for the last lookup.
+        x, inside = geometry.nearest_marked(x, index)
+        shared = False
+    elif matrix is not None:
         # One resampling of the images that chose a geometric op.
-        geometric = tf.reduce_any(
-            tf.equal(op_ids[:, :, None], [k for k, name in enumerate(ops) if name in GEOMETRIC]), axis=[1, 2]
-        )
-        rows = _selected_rows(geometric)
+        geometric = _geometric_rows(op_ids, ops)
         if interpolation == "nearest" and pending is not None:
             # Nearest resampling copies pixels, so it commutes with the pending tables: resample the stored
-            # levels (no table lookup here) and remember which pixels are fill (the mark channel).
-            def resample(xc, mc):
-                # An extra channel of ones, filled with 0, marks the pixels sampled inside the image.
-                marked = tf.concat([xc, tf.ones_like(xc[..., :1])], axis=-1)
-                y = geometry.transform(marked, mc, interpolation="nearest", fill_value=0)
-                return y[..., :-1], y[..., -1:]
+            # levels (no table lookup here) and mark which pixels are fill.
+            def resample(rows, xs, mc):
+                # Reads the chunk's rows straight from the batch (no copy of them first).
+                shape = tf.shape(xs)
+                sample = geometry.nearest_index.python_function(mc, rows, shape[1], shape[2], affine=True,
+                                                                materialize=True)
+                return geometry.nearest_marked(xs, sample)
 
             inside = tf.ones(tf.stack([batch, tf.shape(x)[1], tf.shape(x)[2], 1]), tf.uint8)
-            x, inside = apply_to_rows(resample, *rows, (x, matrix), (x, inside), chunk)
+            x, inside = apply_to_rows(resample, *_selected_rows(geometric), (matrix,), (x, inside), chunk,
+                                      whole=(x,))
         else:
             def resample(xc, mc):
                 return geometry.transform(xc, mc, interpolation=interpolation, fill_value=fill_level)
 
-            x = _on_rows(resample, rows, x, pending, (matrix,), x, chunk, materialize=True)
+            if shared:
+                x, shared = _tile(x, copies), False
+            x = _on_rows(resample, _selected_rows(geometric), x, pending, (matrix,), x, chunk, materialize=True)
             if pending is not None:
                 pending = _materialize(tf.where(geometric[:, None, None], identity, pending))
+    if shared:
+        x = _tile(x, copies)
     return x, pending, inside
+
+
+def _geometric_rows(op_ids, ops):
+    """bool `[rows]`: the rows whose program has a geometric op."""
+    return tf.reduce_any(tf.equal(op_ids[:, :, None], [k for k, name in enumerate(ops) if name in GEOMETRIC]),
+                         axis=[1, 2])
+
+
+def _shares_levels(ops, copies):
+    """Whether the `copies` of a batch share its stored levels (no selected kernel stores new ones; see `_run`)."""
+    return copies > 1 and not any(name in SELECTED_KERNELS for name in ops)
+
+
+def _tile(x, copies):
+    """`copies` stacked copies of the uint8 batch `x`. The quantised batch is computed into a buffer of its
+    own first: a tile fused with the quantisation would read and round the float batch once per copy."""
+    return tf.tile(geometry.materialize_levels(x), [copies, 1, 1, 1])
 
 
 def current_levels(x, pending, inside, fill_level):
@@ -296,6 +337,11 @@ def current_levels(x, pending, inside, fill_level):
 
 
 @fused
+def _quantize(images, value_range):
+    return to_uint8_levels(images, value_range)
+
+
+@fused
 def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
              channels):
     x, pending, inside = _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level,
@@ -305,9 +351,9 @@ def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_
 
 @fused
 def _deferred(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-              channels, copies):
+              channels, copies, index):
     x, pending, inside = _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level,
-                              interpolation, chunk, slots, channels, copies)
+                              interpolation, chunk, slots, channels, copies, index)
     shape = tf.shape(x)
     if pending is None:
         pending = identity_tables(shape[0], shape[3])
@@ -336,9 +382,9 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
         interpolation: static `"nearest"` or `"bilinear"`.
         chunk: static chunk size for the selected-image loops.
         deferred: return the deferred result (above) instead of images.
-        copies: with `deferred`, run the program on `copies` stacked copies of the batch, quantised and
-            tiled inside the computation: row `k * B + i` is copy `k` of image `i`, and `op_ids`,
-            `arguments`, `centers` and the result have `copies * B` rows (AugMix's chains).
+        copies: with `deferred`, run the program on `copies` stacked copies of the batch (sharing its
+            levels where they can, see the module docstring): row `k * B + i` is copy `k` of image `i`, and
+            `op_ids`, `arguments`, `centers` and the result have `copies * B` rows (AugMix's chains).
     """
     images = tf.convert_to_tensor(images)
     op_ids = tf.convert_to_tensor(op_ids)
@@ -358,10 +404,22 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
                 chosen = tf.equal(op_ids, k)[:, :, None, None]
                 slot_matrices = tf.where(chosen, MATRICES[name](arguments, height, width), slot_matrices)
         matrix = geometry.compose(*tf.unstack(slot_matrices, num=slots, axis=1))
+    index = None
+    if deferred and _shares_levels(ops, copies):
+        # Copies that share the batch's levels (see `_run`): the quantised batch and, for nearest resampling,
+        # the index map of all rows (identity for rows without geometry) are each computed by an XLA
+        # computation of their own, so that the program reads them from buffers rather than fusing their
+        # computation into its gathers (where it would be redone per channel or per copy).
+        if not (images.dtype == tf.uint8 and tuple(value_range) == (0.0, 255.0)):
+            images, value_range = _quantize(images, tuple(value_range)), (0.0, 255.0)
+        if matrix is not None and interpolation == "nearest":
+            matrix = tf.where(_geometric_rows(op_ids, ops)[:, None, None], matrix, tf.eye(3, batch_shape=[1]))
+            rows = tf.range(tf.shape(op_ids)[0]) % tf.shape(images)[0]
+            index = geometry.nearest_index(matrix, rows, tf.shape(images)[1], tf.shape(images)[2], affine=True)
     args = (images, op_ids, arguments, centers, matrix, ops, tuple(value_range), float(fill_level), interpolation,
             int(chunk), slots, images.shape[-1])
     if deferred:
-        return _deferred(*args, int(copies))
+        return _deferred(*args, int(copies), index)
     if copies != 1:
         raise ValueError(f"`copies` other than 1 needs `deferred=True`, got copies={copies!r}.")
     return _program(*args)
