@@ -136,10 +136,14 @@ def _mix(images, chains, chain_weights, skip_weight, value_range, fill_level, wi
     batch = tf.shape(images)[0]
     low, high = value_range
     w = tf.cast(chain_weights, x.dtype)
+    levels, tables, inside = chains
+    # Levels shared by the chains come with an index map per chain row (see `engine.apply_program`).
+    shared = inside.dtype == tf.int32
     mixed = None
     # One term per chain (a sum over a stacked chain axis makes XLA's loop several times slower).
     for k in range(width):
-        level = engine.current_levels(*(t[batch * k:batch * (k + 1)] for t in chains), fill_level)
+        rows = slice(batch * k, batch * (k + 1))
+        level = engine.current_levels(levels if shared else levels[rows], tables[rows], inside[rows], fill_level)
         term = w[:, k, None, None, None] * tf.cast(level, x.dtype)
         mixed = term if mixed is None else mixed + term
     # sum_k w_k (low + level_k * scale) = low + scale * sum_k w_k level_k, as the weights sum to 1.

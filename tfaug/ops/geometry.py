@@ -165,12 +165,6 @@ def _materialize(x):
     return tf.reduce_max(tf.stack([x, tf.fill(tf.shape(x), tf.int32.min)], axis=-1), axis=-1)
 
 
-def materialize_levels(x):
-    """uint8 `x` unchanged, computed into a buffer of its own (a reduction with 0, which XLA does not fuse
-    into its consumers), so a consumer that reads it several times does not recompute it."""
-    return tf.reduce_max(tf.stack([x, tf.zeros_like(x)], axis=-1), axis=-1)
-
-
 def _source_points(matrices, batch, height, width, affine=False):
     """The input point `(x, y)` sampled by every output pixel centre: two float32 `[B, H, W]`.
 

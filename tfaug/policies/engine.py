@@ -184,6 +184,7 @@ def _table_loop(name, rows, x, pending, args, tables, chunk):
                     materialize=name in REREADING_STATISTICS)
 
 
+@fused
 def _shared_histograms(x, op_ids, k, copies, chunk):
     """Histograms `[copies * B, C, 256]` of the stored levels `x` `[B, H, W, C]` that `copies` stacked copies
     of a batch share, counted once per image, for the images some copy of which chooses op `k` (zero for
@@ -218,11 +219,12 @@ SELECTED_KERNELS = {
 
 
 def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-         channels, copies=1, index=None):
+         channels, copies=1, index=None, histograms=None):
     """The program up to its last lookup: `(stored levels, pending tables or None, inside mark or None)`.
 
-    `index`: for copies that share the batch's levels and nearest resampling, the index map of every row
-    (`geometry.nearest_index`, computed by `apply_program`), used instead of `matrix`.
+    For copies that share the batch's levels (computed by `apply_program`): `index`, with nearest
+    resampling, the index map of every row (`geometry.nearest_index`), used instead of `matrix`;
+    `histograms`, with equalize among the ops, `_shared_histograms`.
     """
     # `fused` may trace with relaxed shapes: the slot and channel counts come from the caller.
     images.set_shape([None, None, None, channels])
@@ -233,13 +235,10 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
     # copies' rows. Otherwise the batch is tiled in the computation's own buffer, updated in place.
     shared = _shares_levels(ops, copies)
     if copies > 1 and not shared:
-        x = _tile(x, copies)
+        x = tf.tile(x, [copies, 1, 1, 1])
     batch, num_channels = tf.shape(op_ids)[0], tf.shape(x)[3]
     identity = identity_tables(batch, num_channels)
     pending = None  # [B, C, 256] point ops not yet applied to x (None: the identity for all)
-    histograms = None  # [B, C, 256] of the stored levels, shared by the copies of an image
-    if shared and "equalize" in ops:
-        histograms = _shared_histograms(x, op_ids, ops.index("equalize"), copies, chunk)
     for s in range(slots):
         ids, args, center = op_ids[:, s], arguments[:, s], centers[:, s]
         order, starts, counts = group_rows(ids, len(ops))
@@ -276,11 +275,11 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
             pending = tables if pending is None else _materialize(tf.gather(tables, pending, batch_dims=2))
     inside = None  # [B, H, W, 1] uint8: 0 where geometry filled the pixel (None: nowhere)
     if index is not None:
-        # Shared copies, nearest: every row in one vectorised pass that reads the shared batch and writes the
-        # copies' levels (rows without geometry have identity maps), marking the fill for the last lookup.
-        x, inside = geometry.nearest_marked(x, index)
-        shared = False
-    elif matrix is not None:
+        # Shared copies, nearest: the rows are resampled by the last lookup itself (`current_levels`), which
+        # reads each pixel of the shared batch through the index map (rows without geometry have identity
+        # maps): the copies' levels are never written.
+        return x, pending, index
+    if matrix is not None:
         # One resampling of the images that chose a geometric op.
         geometric = _geometric_rows(op_ids, ops)
         if interpolation == "nearest" and pending is not None:
@@ -301,12 +300,12 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
                 return geometry.transform(xc, mc, interpolation=interpolation, fill_value=fill_level)
 
             if shared:
-                x, shared = _tile(x, copies), False
+                x, shared = tf.tile(x, [copies, 1, 1, 1]), False
             x = _on_rows(resample, _selected_rows(geometric), x, pending, (matrix,), x, chunk, materialize=True)
             if pending is not None:
                 pending = _materialize(tf.where(geometric[:, None, None], identity, pending))
     if shared:
-        x = _tile(x, copies)
+        x = tf.tile(x, [copies, 1, 1, 1])
     return x, pending, inside
 
 
@@ -321,18 +320,25 @@ def _shares_levels(ops, copies):
     return copies > 1 and not any(name in SELECTED_KERNELS for name in ops)
 
 
-def _tile(x, copies):
-    """`copies` stacked copies of the uint8 batch `x`. The quantised batch is computed into a buffer of its
-    own first: a tile fused with the quantisation would read and round the float batch once per copy."""
-    return tf.tile(geometry.materialize_levels(x), [copies, 1, 1, 1])
-
-
 def current_levels(x, pending, inside, fill_level):
     """uint8 levels of a deferred program result (`apply_program(..., deferred=True)`): `pending[x]`,
-    `fill_level` outside `inside`."""
+    `fill_level` outside `inside`.
+
+    `inside` is a uint8 mark `[N, H, W, 1]` (0 where geometry filled the pixel) for levels `x` of the same
+    rows, or an int32 index map `[N, H, W]` into the pixels of a shared batch `x` `[B, H, W, C]` (-1 where
+    filled; `geometry.nearest_index`): then each level is read through the map first.
+    """
+    fill = from_float(tf.constant(fill_level, tf.float32), tf.uint8)
+    if inside is not None and inside.dtype == tf.int32:
+        channels = x.shape[-1]
+        # Three channels are gathered as four (one 32-bit element per pixel), twice as fast on CPU.
+        width = 4 if channels == 3 else channels
+        table = tf.reshape(tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, width - channels]]), [-1, width])
+        x = tf.gather(table, tf.maximum(inside, 0))[..., :channels]
+        return tf.where(inside[..., None] >= 0, _lut(pending, x), fill)
     levels = _lut(pending, x)
     if inside is not None:
-        levels = tf.where(inside > 0, levels, from_float(tf.constant(fill_level, tf.float32), tf.uint8))
+        levels = tf.where(inside > 0, levels, fill)
     return levels
 
 
@@ -351,9 +357,9 @@ def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_
 
 @fused
 def _deferred(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-              channels, copies, index):
+              channels, copies, index, histograms):
     x, pending, inside = _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level,
-                              interpolation, chunk, slots, channels, copies, index)
+                              interpolation, chunk, slots, channels, copies, index, histograms)
     shape = tf.shape(x)
     if pending is None:
         pending = identity_tables(shape[0], shape[3])
@@ -369,7 +375,9 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
     With `deferred=True` it stops before the last table lookup and returns `(levels, tables, inside)`:
     uint8 levels `[B, H, W, C]`, int32 tables `[B, C, 256]` and a uint8 mark `[B, H, W, 1]` (0 where
     geometry filled the pixel), whose `current_levels` are the result's levels; a caller that reads the
-    result once (AugMix's mix) folds the lookup into its own pass.
+    result once (AugMix's mix) folds the lookup into its own pass. For copies that share the batch's
+    levels with nearest resampling, `levels` is the shared quantised batch (B rows) and `inside` an int32
+    index map `[copies * B, H, W]` into its pixels: the resampling, too, is left to `current_levels`.
 
     Args:
         images: `[B, H, W, C]`, any float or integer dtype, values in `value_range`.
@@ -404,14 +412,20 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
                 chosen = tf.equal(op_ids, k)[:, :, None, None]
                 slot_matrices = tf.where(chosen, MATRICES[name](arguments, height, width), slot_matrices)
         matrix = geometry.compose(*tf.unstack(slot_matrices, num=slots, axis=1))
-    index = None
+    index = histograms = None
+    if deferred and copies > 1 and not (images.dtype == tf.uint8 and tuple(value_range) == (0.0, 255.0)):
+        # Copies read the quantised batch several times (a tile, or gathers): it is computed by an XLA
+        # computation of its own, so the program reads it from a buffer rather than fusing the rounding of
+        # the float batch into every read.
+        images, value_range = _quantize(images, tuple(value_range)), (0.0, 255.0)
     if deferred and _shares_levels(ops, copies):
-        # Copies that share the batch's levels (see `_run`): the quantised batch and, for nearest resampling,
-        # the index map of all rows (identity for rows without geometry) are each computed by an XLA
-        # computation of their own, so that the program reads them from buffers rather than fusing their
-        # computation into its gathers (where it would be redone per channel or per copy).
-        if not (images.dtype == tf.uint8 and tuple(value_range) == (0.0, 255.0)):
-            images, value_range = _quantize(images, tuple(value_range)), (0.0, 255.0)
+        # Copies that share the batch's levels (see `_run`): equalize's histograms and, for nearest
+        # resampling, the index map of all rows (identity for rows without geometry) are each computed by an
+        # XLA computation of their own. The program reads the map from a buffer (fused into its gathers,
+        # it would be recomputed per channel and copy), and TensorFlow runs the histogram loop (one thread)
+        # beside the map's computation.
+        if "equalize" in ops:
+            histograms = _shared_histograms(images, op_ids, ops.index("equalize"), int(copies), int(chunk))
         if matrix is not None and interpolation == "nearest":
             matrix = tf.where(_geometric_rows(op_ids, ops)[:, None, None], matrix, tf.eye(3, batch_shape=[1]))
             rows = tf.range(tf.shape(op_ids)[0]) % tf.shape(images)[0]
@@ -419,7 +433,7 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
     args = (images, op_ids, arguments, centers, matrix, ops, tuple(value_range), float(fill_level), interpolation,
             int(chunk), slots, images.shape[-1])
     if deferred:
-        return _deferred(*args, int(copies), index)
+        return _deferred(*args, int(copies), index, histograms)
     if copies != 1:
         raise ValueError(f"`copies` other than 1 needs `deferred=True`, got copies={copies!r}.")
     return _program(*args)
