@@ -185,16 +185,27 @@ def _table_loop(name, rows, x, pending, args, tables, chunk):
 
 
 @fused
-def _shared_histograms(x, op_ids, k, copies, chunk):
+def _histograms(x, chosen, chunk):
+    """Histograms `[B, C, 256]` of the uint8 images `x` `[B, H, W, C]` with `chosen` (bool `[B]`), zero for the
+    others: a loop over chunks of the chosen images (one thread)."""
+    empty = tf.zeros(tf.stack([tf.shape(x)[0], tf.shape(x)[3], 256]), tf.int32)
+    return _apply_stored(lambda xc: histogram_counts(tf.cast(xc, tf.int32)), _selected_rows(chosen), x, (), empty,
+                         chunk)
+
+
+def _shared_histograms(x, op_ids, k, copies, chunk, parts=2):
     """Histograms `[copies * B, C, 256]` of the stored levels `x` `[B, H, W, C]` that `copies` stacked copies
     of a batch share, counted once per image, for the images some copy of which chooses op `k` (zero for
     the others). Equalize reads them remapped by each copy's pending table.
+
+    The batch is counted in `parts` slices by XLA computations of their own, which TensorFlow can run on
+    several threads at once (a histogram loop is a scatter, which runs on one).
     """
     sources = tf.shape(x)[0]
-    chose = tf.reduce_any(tf.reshape(tf.reduce_any(tf.equal(op_ids, k), axis=1), tf.stack([copies, sources])), axis=0)
-    empty = tf.zeros(tf.stack([sources, tf.shape(x)[3], 256]), tf.int32)
-    counts = _apply_stored(lambda xc: histogram_counts(tf.cast(xc, tf.int32)), _selected_rows(chose), x, (), empty,
-                           chunk)
+    chosen = tf.reduce_any(tf.reshape(tf.reduce_any(tf.equal(op_ids, k), axis=1), tf.stack([copies, sources])),
+                           axis=0)
+    bounds = [sources * i // parts for i in range(parts + 1)]
+    counts = tf.concat([_histograms(x[a:b], chosen[a:b], chunk) for a, b in zip(bounds[:-1], bounds[1:])], axis=0)
     return tf.tile(counts, [copies, 1, 1])
 
 
@@ -205,6 +216,9 @@ def _cutout(xc, side, center, fill_level):
     fill = tf.fill(tf.stack([shape[0], 1, shape[3]]), fill_level)
     return fill_boxes(xc, boxes[:, None, :], fill)
 
+
+#: Rows per chunk of the loops that compute tables from shared histograms (no pixels: few, larger chunks).
+TABLE_CHUNK = 8
 
 #: Selected kernels that read each pixel several times (their input is materialised first).
 REREADING_KERNELS = ("sharpness", "color")
@@ -263,9 +277,13 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
                 tables = tf.where(tf.equal(ids, k)[:, None, None], table, identity if tables is None else tables)
         for k, name in enumerate(ops):
             if name == "equalize" and histograms is not None:
-                current = histograms if pending is None else remapped_histogram(histograms, pending)
-                tables = tf.where(tf.equal(ids, k)[:, None, None], equalize_lut(current),
-                                  identity if tables is None else tables)
+                # Table-space work for the rows that chose equalize only, in chunks of TABLE_CHUNK rows.
+                def equalize_table(hc, pc):
+                    return equalize_lut(remapped_histogram(hc, pc))
+
+                tables = apply_to_rows(equalize_table, order, starts[k], counts[k],
+                                       (histograms, identity if pending is None else pending),
+                                       identity if tables is None else tables, TABLE_CHUNK)
             elif name in STATISTIC_OPS:
                 # Each chosen image's table, from its current levels, written into `tables`.
                 tables = _table_loop(name, (order, starts[k], counts[k]), x, pending, args,
