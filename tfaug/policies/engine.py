@@ -233,12 +233,12 @@ SELECTED_KERNELS = {
 
 
 def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-         channels, copies=1, index=None, histograms=None):
+         channels, copies=1, histograms=None, resample=True):
     """The program up to its last lookup: `(stored levels, pending tables or None, inside mark or None)`.
 
-    For copies that share the batch's levels (computed by `apply_program`): `index`, with nearest
-    resampling, the index map of every row (`geometry.nearest_index`), used instead of `matrix`;
-    `histograms`, with equalize among the ops, `_shared_histograms`.
+    For copies that share the batch's levels (computed by `apply_program`): `histograms`, with equalize
+    among the ops, `_shared_histograms`; `resample=False` (nearest resampling) stops before the geometry
+    pass and returns the shared levels, which the last lookup reads through an index map.
     """
     # `fused` may trace with relaxed shapes: the slot and channel counts come from the caller.
     images.set_shape([None, None, None, channels])
@@ -292,11 +292,11 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
             tables = _materialize(tables)
             pending = tables if pending is None else _materialize(tf.gather(tables, pending, batch_dims=2))
     inside = None  # [B, H, W, 1] uint8: 0 where geometry filled the pixel (None: nowhere)
-    if index is not None:
+    if not resample:
         # Shared copies, nearest: the rows are resampled by the last lookup itself (`current_levels`), which
-        # reads each pixel of the shared batch through the index map (rows without geometry have identity
-        # maps): the copies' levels are never written.
-        return x, pending, index
+        # reads each pixel of the shared batch through an index map (see `apply_program`): the copies'
+        # levels are never written.
+        return x, pending, None
     if matrix is not None:
         # One resampling of the images that chose a geometric op.
         geometric = _geometric_rows(op_ids, ops)
@@ -375,12 +375,14 @@ def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_
 
 @fused
 def _deferred(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-              channels, copies, index, histograms):
+              channels, copies, histograms, resample):
     x, pending, inside = _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level,
-                              interpolation, chunk, slots, channels, copies, index, histograms)
+                              interpolation, chunk, slots, channels, copies, histograms, resample)
     shape = tf.shape(x)
     if pending is None:
-        pending = identity_tables(shape[0], shape[3])
+        pending = identity_tables(tf.shape(op_ids)[0], shape[3])
+    if not resample:
+        return x, pending
     if inside is None:
         inside = tf.ones(tf.stack([shape[0], shape[1], shape[2], 1]), tf.uint8)
     return x, pending, inside
@@ -438,20 +440,24 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
         images, value_range = _quantize(images, tuple(value_range)), (0.0, 255.0)
     if deferred and _shares_levels(ops, copies):
         # Copies that share the batch's levels (see `_run`): equalize's histograms and, for nearest
-        # resampling, the index map of all rows (identity for rows without geometry) are each computed by an
-        # XLA computation of their own. The program reads the map from a buffer (fused into its gathers,
-        # it would be recomputed per channel and copy), and TensorFlow runs the histogram loop (one thread)
-        # beside the map's computation.
+        # resampling, the index map of all rows (identity for rows without geometry) are computed by XLA
+        # computations of their own, which TensorFlow runs side by side: the histogram halves (a scatter
+        # loop uses one thread), then the map beside the program (mostly small table work). The map goes
+        # back with the deferred result; `current_levels` gathers through it, so the copies' levels are
+        # never written (computed inside that gather, the map would be recomputed per channel and copy).
         if "equalize" in ops:
             histograms = _shared_histograms(images, op_ids, ops.index("equalize"), int(copies), int(chunk))
         if matrix is not None and interpolation == "nearest":
             matrix = tf.where(_geometric_rows(op_ids, ops)[:, None, None], matrix, tf.eye(3, batch_shape=[1]))
             rows = tf.range(tf.shape(op_ids)[0]) % tf.shape(images)[0]
-            index = geometry.nearest_index(matrix, rows, tf.shape(images)[1], tf.shape(images)[2], affine=True)
+            # After the histograms (one thread each, side by side), beside the program (mostly one thread).
+            with tf.control_dependencies([] if histograms is None else [histograms]):
+                index = geometry.nearest_index(matrix, rows, tf.shape(images)[1], tf.shape(images)[2], affine=True)
     args = (images, op_ids, arguments, centers, matrix, ops, tuple(value_range), float(fill_level), interpolation,
             int(chunk), slots, images.shape[-1])
     if deferred:
-        return _deferred(*args, int(copies), index, histograms)
+        result = _deferred(*args, int(copies), histograms, index is None)
+        return result if index is None else (*result, index)
     if copies != 1:
         raise ValueError(f"`copies` other than 1 needs `deferred=True`, got copies={copies!r}.")
     return _program(*args)

@@ -50,8 +50,9 @@ def extremes(levels):
 
 def point_table(name, batch, channels, args):
     """`[B, C, 256]` int32 table of statistics-free point op `name` per image."""
-    # A [B, 1, 256, C] "image" holding every level: a pointwise op applied to it is its table.
-    grid = tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], tf.stack([batch, 1, 256, channels]))
+    # A [B, C, 256, 1] "image" (C rows of every level, one channel): a pointwise op applied to it is its
+    # table, already in the [B, C, 256] layout.
+    grid = tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], tf.stack([batch, channels, 256, 1]))
     if name == "invert":
         table = invert(grid)
     elif name == "posterize":
@@ -62,7 +63,7 @@ def point_table(name, batch, channels, args):
         table = solarize_add(grid, args, 128)
     else:  # brightness
         table = brightness(grid, args)
-    return tf.transpose(tf.cast(table, tf.int32)[:, 0], [0, 2, 1])
+    return tf.cast(table, tf.int32)[..., 0]
 
 
 def statistic_table(name, levels, args):
