@@ -20,7 +20,7 @@ once (the last pass, fused with the table lookup):
    stored extremes through a monotone pending table, reading the current levels only after a
    non-monotone one such as solarize).
 2. Colour, sharpness and cutout run only on the images that chose them, in fixed-size chunks
-   (`tfaug.ops.selection.apply_to_rows`; one sort per slot groups the images by op): they read their
+   (`tfaug.policies.rows`; one sort per slot groups the images by op): they read their
    current levels, store the result and reset the image's pending table to the identity.
 3. Geometric ops of all slots compose into one matrix per image, resampled once at the end
    (`tfaug.ops.geometry.transform`) for the images that chose any, so an image that rotates and shears is
@@ -38,8 +38,8 @@ the copies' levels. Otherwise the batch is tiled inside the computation.
 
 No op is computed for every image and then discarded. Inside one XLA computation XLA would fuse a small
 lookup-table computation into the per-pixel gather that reads it and redo it for every pixel (about 20
-times slower); every table is therefore materialised (`_materialize`) before a gather reads it, which also
-keeps an enclosing `jit_compile` fast.
+times slower); every table is therefore materialised (`tfaug.policies.rows.materialized`) before a gather
+reads it, which also keeps an enclosing `jit_compile` fast.
 """
 import tensorflow as tf
 
@@ -50,18 +50,19 @@ from tfaug.ops.dtypes import from_float
 from tfaug.ops.enhance import color
 from tfaug.ops.enhance import sharpness
 from tfaug.ops.erasing import fill_boxes
-from tfaug.ops.histogram import apply_lut
 from tfaug.ops.histogram import equalize_lut
-from tfaug.ops.histogram import histogram_counts
 from tfaug.ops.selection import apply_to_rows
 from tfaug.ops.selection import group_rows
 from tfaug.policies.levels import GEOMETRIC
+from tfaug.policies.rows import lut
+from tfaug.policies.rows import materialized
+from tfaug.policies.rows import on_rows
+from tfaug.policies.rows import selected_rows
+from tfaug.policies.rows import shared_histograms
+from tfaug.policies.rows import table_loop
 from tfaug.policies.tables import identity_tables
-from tfaug.policies.tables import mapped_extremes_table
-from tfaug.policies.tables import monotone
 from tfaug.policies.tables import point_table
 from tfaug.policies.tables import remapped_histogram
-from tfaug.policies.tables import statistic_table
 
 #: Ops whose result is a per-image lookup table of the (current) image.
 POINT_OPS = ("invert", "posterize", "solarize", "solarize_add", "brightness", "contrast", "auto_contrast", "equalize")
@@ -108,107 +109,6 @@ def from_uint8_levels(levels, images, value_range):
     return from_float(x, images.dtype)
 
 
-def _materialize(t):
-    """`t`, computed into a buffer of its own: XLA does not fuse a scatter into its consumers.
-
-    Without it, XLA fuses a table's computation into the per-pixel gather that reads it and recomputes
-    the table for every pixel (about 20 times slower). The identity scatter is cheap on a `[B, C, 256]`.
-    """
-    rows = tf.shape(t)[0]
-    return tf.tensor_scatter_nd_update(tf.zeros_like(t), tf.range(rows)[:, None], t)
-
-
-def _lut(tables, levels):
-    """uint8 `tables[b, c, levels[b, h, w, c]]`; `tables` None is the identity."""
-    if tables is None:
-        return levels
-    return apply_lut(tables, levels, tf.uint8)
-
-
-def _current(x, pending, materialize=False):
-    """The current levels of a chunk: stored levels `x` through their pending tables.
-
-    `materialize` puts them in a buffer of their own, for kernels that read a pixel several times (XLA
-    would otherwise redo the table lookup for every read).
-    """
-    if pending is None:
-        return x
-    levels = _lut(pending, x)
-    return _materialize(levels) if materialize else levels
-
-
-def _selected_rows(selected):
-    """`(order, start, count)` of the selected images, for `_on_rows`."""
-    order, starts, counts = group_rows(tf.cast(~selected, tf.int32), 1)
-    return order, starts[0], counts[0]
-
-
-def _apply_stored(fn, rows, x, tensors, output, chunk):
-    """`apply_to_rows` of `fn(stored levels, *chunks of tensors)` over the images `rows` (`(order, start,
-    count)`). Row `r` reads `x[r % len(x)]`: `x` holds every row, or one buffer shared by the copies of
-    the batch (see `_run`); when `x` is also the output, its running value."""
-
-    def kernel(index, xs, *chunks):
-        return fn(tf.gather(xs, index % tf.shape(xs)[0]), *chunks)
-
-    return apply_to_rows(kernel, *rows, tensors, output, chunk, whole=(x,))
-
-
-def _on_rows(fn, rows, x, pending, extra, output, chunk, materialize=False):
-    """Writes `fn(current levels, *extra)` of the images `rows` (`(order, start, count)`) into `output`."""
-    if pending is None:
-        return _apply_stored(fn, rows, x, extra, output, chunk)
-    kernel = lambda xc, pc, *e: fn(_current(xc, pc, materialize), *e)  # noqa: E731
-    return _apply_stored(kernel, rows, x, (pending,) + extra, output, chunk)
-
-
-def _table_loop(name, rows, x, pending, args, tables, chunk):
-    """Writes the `[C, 256]` table of statistics op `name` of the images `rows` into `tables`."""
-    if name == "equalize" and pending is not None:
-        # The histogram of the current levels is the stored levels' histogram, remapped by the pending table.
-        def equalize_table(xc, pc):
-            return equalize_lut(remapped_histogram(histogram_counts(tf.cast(xc, tf.int32)), pc))
-
-        return _apply_stored(equalize_table, rows, x, (pending,), tables, chunk)
-    if name == "auto_contrast" and pending is not None:
-        # Images whose pending tables are monotone read only their stored levels; the others (after a
-        # solarize, say) their current levels.
-        order, start, count = rows
-        position = tf.math.invert_permutation(order)
-        chosen = (position >= start) & (position < start + count)
-        groups = tf.where(chosen, tf.where(monotone(pending), 0, 1), -1)
-        order, starts, counts = group_rows(groups, 2)
-        tables = _apply_stored(mapped_extremes_table, (order, starts[0], counts[0]), x, (pending,), tables, chunk)
-        rows = (order, starts[1], counts[1])
-    return _on_rows(lambda xc, ac: statistic_table(name, xc, ac), rows, x, pending, (args,), tables, chunk,
-                    materialize=name in REREADING_STATISTICS)
-
-
-@fused
-def _histograms(x, chosen, chunk):
-    """Histograms `[B, C, 256]` of the uint8 images `x` `[B, H, W, C]` with `chosen` (bool `[B]`), zero for the
-    others: a loop over chunks of the chosen images (one thread)."""
-    empty = tf.zeros(tf.stack([tf.shape(x)[0], tf.shape(x)[3], 256]), tf.int32)
-    return _apply_stored(lambda xc: histogram_counts(tf.cast(xc, tf.int32)), _selected_rows(chosen), x, (), empty,
-                         chunk)
-
-
-def _shared_histograms(x, op_ids, k, copies, chunk, parts=2):
-    """Histograms `[copies * B, C, 256]` of the stored levels `x` `[B, H, W, C]` that `copies` stacked copies
-    of a batch share, counted once per image, for the images some copy of which chooses op `k` (zero for
-    the others). Equalize reads them remapped by each copy's pending table.
-
-    The batch is counted in `parts` slices by XLA computations of their own, which TensorFlow can run on
-    several threads at once (a histogram loop is a scatter, which runs on one).
-    """
-    sources = tf.shape(x)[0]
-    chosen = tf.reduce_any(tf.reshape(tf.reduce_any(tf.equal(op_ids, k), axis=1), tf.stack([copies, sources])),
-                           axis=0)
-    bounds = [sources * i // parts for i in range(parts + 1)]
-    counts = tf.concat([_histograms(x[a:b], chosen[a:b], chunk) for a, b in zip(bounds[:-1], bounds[1:])], axis=0)
-    return tf.tile(counts, [copies, 1, 1])
-
-
 def _cutout(xc, side, center, fill_level):
     shape = tf.shape(xc)
     side = tf.cast(side, tf.int32)
@@ -222,8 +122,6 @@ TABLE_CHUNK = 8
 
 #: Selected kernels that read each pixel several times (their input is materialised first).
 REREADING_KERNELS = ("sharpness", "color")
-#: Statistics whose computation is faster on materialised current levels.
-REREADING_STATISTICS = ("contrast",)
 
 SELECTED_KERNELS = {
     "color": lambda xc, a, c, fill: color(xc, a),
@@ -237,7 +135,7 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
     """The program up to its last lookup: `(stored levels, pending tables or None, inside mark or None)`.
 
     For copies that share the batch's levels (computed by `apply_program`): `histograms`, with equalize
-    among the ops, `_shared_histograms`; `resample=False` (nearest resampling) stops before the geometry
+    among the ops, `shared_histograms`; `resample=False` (nearest resampling) stops before the geometry
     pass and returns the shared levels, which the last lookup reads through an index map.
     """
     # `fused` may trace with relaxed shapes: the slot and channel counts come from the caller.
@@ -262,13 +160,13 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
         for k, name in enumerate(ops):
             if name in SELECTED_KERNELS:
                 kernel = SELECTED_KERNELS[name]
-                x = _on_rows(lambda xc, ac, cc, kernel=kernel: kernel(xc, ac, cc, fill_level),
+                x = on_rows(lambda xc, ac, cc, kernel=kernel: kernel(xc, ac, cc, fill_level),
                              (order, starts[k], counts[k]), x, pending, (args, center), x, chunk,
                              materialize=name in REREADING_KERNELS)
                 chosen = tf.equal(ids, k)
                 reset = chosen if reset is None else reset | chosen
         if reset is not None and pending is not None:
-            pending = _materialize(tf.where(reset[:, None, None], identity, pending))
+            pending = materialized(tf.where(reset[:, None, None], identity, pending))
         # Point ops: this slot's table per image, composed onto its pending tables.
         tables = None
         for k, name in enumerate(ops):
@@ -286,11 +184,11 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
                                        identity if tables is None else tables, TABLE_CHUNK)
             elif name in STATISTIC_OPS:
                 # Each chosen image's table, from its current levels, written into `tables`.
-                tables = _table_loop(name, (order, starts[k], counts[k]), x, pending, args,
+                tables = table_loop(name, (order, starts[k], counts[k]), x, pending, args,
                                      identity if tables is None else tables, chunk)
         if tables is not None:
-            tables = _materialize(tables)
-            pending = tables if pending is None else _materialize(tf.gather(tables, pending, batch_dims=2))
+            tables = materialized(tables)
+            pending = tables if pending is None else materialized(tf.gather(tables, pending, batch_dims=2))
     inside = None  # [B, H, W, 1] uint8: 0 where geometry filled the pixel (None: nowhere)
     if not resample:
         # Shared copies, nearest: the rows are resampled by the last lookup itself (`current_levels`), which
@@ -311,7 +209,7 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
                 return geometry.nearest_marked(xs, sample)
 
             inside = tf.ones(tf.stack([batch, tf.shape(x)[1], tf.shape(x)[2], 1]), tf.uint8)
-            x, inside = apply_to_rows(resample, *_selected_rows(geometric), (matrix,), (x, inside), chunk,
+            x, inside = apply_to_rows(resample, *selected_rows(geometric), (matrix,), (x, inside), chunk,
                                       whole=(x,))
         else:
             def resample(xc, mc):
@@ -319,9 +217,9 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
 
             if shared:
                 x, shared = tf.tile(x, [copies, 1, 1, 1]), False
-            x = _on_rows(resample, _selected_rows(geometric), x, pending, (matrix,), x, chunk, materialize=True)
+            x = on_rows(resample, selected_rows(geometric), x, pending, (matrix,), x, chunk, materialize=True)
             if pending is not None:
-                pending = _materialize(tf.where(geometric[:, None, None], identity, pending))
+                pending = materialized(tf.where(geometric[:, None, None], identity, pending))
     if shared:
         x = tf.tile(x, [copies, 1, 1, 1])
     return x, pending, inside
@@ -353,8 +251,8 @@ def current_levels(x, pending, inside, fill_level):
         width = 4 if channels == 3 else channels
         table = tf.reshape(tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, width - channels]]), [-1, width])
         x = tf.gather(table, tf.maximum(inside, 0))[..., :channels]
-        return tf.where(inside[..., None] >= 0, _lut(pending, x), fill)
-    levels = _lut(pending, x)
+        return tf.where(inside[..., None] >= 0, lut(pending, x), fill)
+    levels = lut(pending, x)
     if inside is not None:
         levels = tf.where(inside > 0, levels, fill)
     return levels
@@ -446,7 +344,7 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
         # back with the deferred result; `current_levels` gathers through it, so the copies' levels are
         # never written (computed inside that gather, the map would be recomputed per channel and copy).
         if "equalize" in ops:
-            histograms = _shared_histograms(images, op_ids, ops.index("equalize"), int(copies), int(chunk))
+            histograms = shared_histograms(images, op_ids, ops.index("equalize"), int(copies), int(chunk))
         if matrix is not None and interpolation == "nearest":
             matrix = tf.where(_geometric_rows(op_ids, ops)[:, None, None], matrix, tf.eye(3, batch_shape=[1]))
             rows = tf.range(tf.shape(op_ids)[0]) % tf.shape(images)[0]
