@@ -34,7 +34,8 @@ class AugMix(PolicyLayer):
     weight `m ~ Beta(alpha, alpha)`, each chain's depth (uniform in 1..3 with `depth=-1`), and per op a
     uniform op and a level uniform in [0.1, `severity`] on the 0..10 scale (`magnitude_scale="timm"`,
     random sign). Output: `(1 - m) * x + m * sum_k w_k * chain_k(x)`, computed in float and cast back.
-    All chains of the batch run as one program on a `width`-times larger batch.
+    All chains of the batch run as one program with `width` rows per image; without colour or sharpness
+    ops (the default) the chains share the image's quantised levels instead of copying them.
 
     Args:
         severity: maximum op level, in [0.1, 10]. Default 3.
@@ -113,8 +114,8 @@ class AugMix(PolicyLayer):
 
     def transform_images(self, images, transformation):
         t = transformation
-        # The chains run on uint8 levels (as every program does): the program quantises the batch once and
-        # tiles the levels, not the float images; the mix applies the chains' last table lookup itself.
+        # The chains run on uint8 levels (as every program does), quantised once; the mix applies the chains'
+        # last table lookup (and, for shared levels, their nearest resampling) itself.
         chains = self.run_program(images, t, deferred=True, copies=self.width)
         return _mix(images, chains, t["chain_weights"], t["skip_weight"], self.value_range, float(self.fill_value),
                     self.width)

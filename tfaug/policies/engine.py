@@ -247,7 +247,7 @@ def current_levels(x, pending, inside, fill_level):
     fill = from_float(tf.constant(fill_level, tf.float32), tf.uint8)
     if inside is not None and inside.dtype == tf.int32:
         channels = x.shape[-1]
-        # Three channels are gathered as four (one 32-bit element per pixel), twice as fast on CPU.
+        # Three channels are gathered as four (one 32-bit element per pixel): the mix is about 15% faster.
         width = 4 if channels == 3 else channels
         table = tf.reshape(tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, width - channels]]), [-1, width])
         x = tf.gather(table, tf.maximum(inside, 0))[..., :channels]
