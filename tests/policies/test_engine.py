@@ -20,6 +20,15 @@ def _low_contrast(small_photos):
     return (90 + small_photos.astype(np.int32) * 60 // 255).astype(np.uint8)
 
 
+def _copies_and_tiled(images, program):
+    """The levels of `program` run on 3 copies of `images` (deferred, shared where possible), and the
+    result of the same program on the tiled batch."""
+    deferred = engine.current_levels(*engine.apply_program(tf.constant(images), *program, deferred=True, copies=3),
+                                     128.0).numpy()
+    tiled = engine.apply_program(tf.constant(np.concatenate([images] * 3)), *program).numpy()
+    return deferred, tiled
+
+
 def test_auto_contrast_after_each_point_op_matches_pil(small_photos):
     # One program: every image, once after each op of BEFORE (the last row of each: nothing before).
     images = np.concatenate([small_photos, _low_contrast(small_photos)])
@@ -61,9 +70,7 @@ def test_equalize_in_copies_counts_each_image_once_and_remaps(small_photos):
     ids[[3, n + 3, 2 * n + 3]] = -1
     args = np.repeat(np.array([[0.0, 3.0, 0.0], [3.0, 0.0, 0.0], [90.0, 0.0, 20.0]], np.float32), n, axis=0)
     program = (ids, args, np.zeros([*ids.shape, 2], np.int32), ops, (0.0, 255.0), 128.0, "nearest", 2)
-    deferred = engine.current_levels(*engine.apply_program(tf.constant(images), *program, deferred=True, copies=3),
-                                     128.0).numpy()
-    tiled = engine.apply_program(tf.constant(np.concatenate([images] * 3)), *program).numpy()
+    deferred, tiled = _copies_and_tiled(images, program)
     np.testing.assert_array_equal(deferred, tiled)
     # The copies without geometry are PIL's ops in sequence.
     expected = run_program(np.concatenate([images] * 2), ops, ids[:2 * n], args[:2 * n])
@@ -84,9 +91,7 @@ def test_copies_give_the_tiled_program_with_stored_levels_or_bilinear(small_phot
     layer = AugMix(seed=0, all_ops=all_ops, interpolation=interpolation)
     t = layer.get_random_transformation({"images": tf.constant(small_photos)}, seed=SEED)
     program = (t["op_ids"], t["arguments"], t["centers"], layer.op_table, (0.0, 255.0), 128.0, interpolation, 2)
-    levels, tables, inside = engine.apply_program(tf.constant(small_photos), *program, deferred=True, copies=3)
-    deferred = engine.current_levels(levels, tables, inside, 128.0).numpy()
-    tiled = engine.apply_program(tf.constant(np.concatenate([small_photos] * 3)), *program).numpy()
+    deferred, tiled = _copies_and_tiled(small_photos, program)
     np.testing.assert_array_equal(deferred, tiled)
 
 
@@ -99,9 +104,7 @@ def test_shared_copies_read_their_image_for_auto_contrast_after_solarize(small_p
     ids = np.repeat(chains, n, axis=0)
     args = np.repeat(np.array([[120.0, 0.0, 0.0], [4.0, 0.0, 5.0], [0.0, 200.0, 0.0]], np.float32), n, axis=0)
     program = (ids, args, np.zeros([*ids.shape, 2], np.int32), ops, (0.0, 255.0), 128.0, "nearest", 2)
-    deferred = engine.current_levels(*engine.apply_program(tf.constant(images), *program, deferred=True, copies=3),
-                                     128.0).numpy()
-    tiled = engine.apply_program(tf.constant(np.concatenate([images] * 3)), *program).numpy()
+    deferred, tiled = _copies_and_tiled(images, program)
     np.testing.assert_array_equal(deferred, tiled)
     expected = run_program(np.concatenate([images, images]), ops, np.concatenate([ids[:n], ids[2 * n:]]),
                            np.concatenate([args[:n], args[2 * n:]]))
