@@ -33,8 +33,9 @@ once (the last pass, fused with the table lookup):
 pass (AugMix's mix), and `copies` runs the program on several copies of the batch (AugMix's chains).
 Without colour, sharpness or cutout no op stores new levels before the geometry pass, so the copies of an
 image keep its levels: they share one quantised batch (statistics read row `r % B`, equalize counts an
-image's histogram once for all its copies), and one vectorised nearest resampling of every row writes
-the copies' levels. Otherwise the batch is tiled inside the computation.
+image's histogram once for all its copies). With nearest resampling the copies' levels are never written:
+the last lookup reads each copy's pixels through an index map (`current_levels`); with bilinear the
+shared batch is tiled before the geometry pass. Otherwise the batch is tiled inside the computation.
 
 No op is computed for every image and then discarded. Inside one XLA computation XLA would fuse a small
 lookup-table computation into the per-pixel gather that reads it and redo it for every pixel (about 20
@@ -50,10 +51,10 @@ from tfaug.ops.dtypes import from_float
 from tfaug.ops.enhance import color
 from tfaug.ops.enhance import sharpness
 from tfaug.ops.erasing import fill_boxes
-from tfaug.ops.histogram import equalize_lut
 from tfaug.ops.selection import apply_to_rows
 from tfaug.ops.selection import group_rows
 from tfaug.policies.levels import GEOMETRIC
+from tfaug.policies.rows import equalize_from_histogram
 from tfaug.policies.rows import lut
 from tfaug.policies.rows import materialized
 from tfaug.policies.rows import on_rows
@@ -62,7 +63,6 @@ from tfaug.policies.rows import shared_histograms
 from tfaug.policies.rows import table_loop
 from tfaug.policies.tables import identity_tables
 from tfaug.policies.tables import point_table
-from tfaug.policies.tables import remapped_histogram
 
 #: Ops whose result is a per-image lookup table of the (current) image.
 POINT_OPS = ("invert", "posterize", "solarize", "solarize_add", "brightness", "contrast", "auto_contrast", "equalize")
@@ -143,8 +143,9 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
     x = to_uint8_levels(images, value_range)
     # Without selected kernels, no op stores new levels before the geometry pass, so the copies of an image
     # keep its levels: they share the one quantised batch (row r of the program reads row r % B, and
-    # equalize counts an image's histogram once for all its copies), and the geometry pass writes the
-    # copies' rows. Otherwise the batch is tiled in the computation's own buffer, updated in place.
+    # equalize counts an image's histogram once for all its copies); they are tiled only where bilinear
+    # geometry or the end needs rows of their own. Otherwise the batch is tiled in the computation's own
+    # buffer, updated in place.
     shared = _shares_levels(ops, copies)
     if copies > 1 and not shared:
         x = tf.tile(x, [copies, 1, 1, 1])
@@ -161,8 +162,8 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
             if name in SELECTED_KERNELS:
                 kernel = SELECTED_KERNELS[name]
                 x = on_rows(lambda xc, ac, cc, kernel=kernel: kernel(xc, ac, cc, fill_level),
-                             (order, starts[k], counts[k]), x, pending, (args, center), x, chunk,
-                             materialize=name in REREADING_KERNELS)
+                            (order, starts[k], counts[k]), x, pending, (args, center), x, chunk,
+                            materialize=name in REREADING_KERNELS)
                 chosen = tf.equal(ids, k)
                 reset = chosen if reset is None else reset | chosen
         if reset is not None and pending is not None:
@@ -176,10 +177,7 @@ def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_leve
         for k, name in enumerate(ops):
             if name == "equalize" and histograms is not None:
                 # Table-space work for the rows that chose equalize only, in chunks of TABLE_CHUNK rows.
-                def equalize_table(hc, pc):
-                    return equalize_lut(remapped_histogram(hc, pc))
-
-                tables = apply_to_rows(equalize_table, order, starts[k], counts[k],
+                tables = apply_to_rows(equalize_from_histogram, order, starts[k], counts[k],
                                        (histograms, identity if pending is None else pending),
                                        identity if tables is None else tables, TABLE_CHUNK)
             elif name in STATISTIC_OPS:
@@ -351,8 +349,9 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
             # After the histograms (one thread each, side by side), beside the program (mostly one thread).
             with tf.control_dependencies([] if histograms is None else [histograms]):
                 index = geometry.nearest_index(matrix, rows, tf.shape(images)[1], tf.shape(images)[2], affine=True)
-    args = (images, op_ids, arguments, centers, matrix, ops, tuple(value_range), float(fill_level), interpolation,
-            int(chunk), slots, images.shape[-1])
+    # With an index map the program does no geometry: it needs no matrices.
+    args = (images, op_ids, arguments, centers, matrix if index is None else None, ops, tuple(value_range),
+            float(fill_level), interpolation, int(chunk), slots, images.shape[-1])
     if deferred:
         result = _deferred(*args, int(copies), histograms, index is None)
         return result if index is None else (*result, index)

@@ -77,12 +77,18 @@ def on_rows(fn, rows, x, pending, extra, output, chunk, materialize=False):
     return apply_stored(kernel, rows, x, (pending,) + extra, output, chunk)
 
 
+def equalize_from_histogram(counts, pending):
+    """Equalize's `[N, C, 256]` tables of the current levels, from the histograms `counts` of the stored
+    levels and the pending tables (the current levels' histogram is the stored one, remapped)."""
+    return equalize_lut(remapped_histogram(counts, pending))
+
+
 def table_loop(name, rows, x, pending, args, tables, chunk):
     """Writes the `[C, 256]` table of statistics op `name` of the images `rows` into `tables`."""
     if name == "equalize" and pending is not None:
         # The histogram of the current levels is the stored levels' histogram, remapped by the pending table.
         def equalize_table(xc, pc):
-            return equalize_lut(remapped_histogram(histogram_counts(tf.cast(xc, tf.int32)), pc))
+            return equalize_from_histogram(histogram_counts(tf.cast(xc, tf.int32)), pc)
 
         return apply_stored(equalize_table, rows, x, (pending,), tables, chunk)
     if name == "auto_contrast" and pending is not None:
@@ -96,7 +102,7 @@ def table_loop(name, rows, x, pending, args, tables, chunk):
         tables = apply_stored(mapped_extremes_table, (order, starts[0], counts[0]), x, (pending,), tables, chunk)
         rows = (order, starts[1], counts[1])
     return on_rows(lambda xc, ac: statistic_table(name, xc, ac), rows, x, pending, (args,), tables, chunk,
-                    materialize=name in REREADING_STATISTICS)
+                   materialize=name in REREADING_STATISTICS)
 
 
 @fused
@@ -105,7 +111,7 @@ def histograms(x, chosen, chunk):
     others: a loop over chunks of the chosen images (one thread)."""
     empty = tf.zeros(tf.stack([tf.shape(x)[0], tf.shape(x)[3], 256]), tf.int32)
     return apply_stored(lambda xc: histogram_counts(tf.cast(xc, tf.int32)), selected_rows(chosen), x, (), empty,
-                         chunk)
+                        chunk)
 
 
 def shared_histograms(x, op_ids, k, copies, chunk, parts=2):
