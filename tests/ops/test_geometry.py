@@ -341,8 +341,8 @@ def test_identity_batch_skips_resampling(small_photos):
 
 
 def test_source_points_are_the_documented_float32_product(rng):
-    # fma(m01, y, m00 * x) + m02 (then divided by the third row): what the float32 matmul `M @ (x, y, 1)`
-    # used to give on CPU, so the samples (and the ties of nearest) did not move. Checked in float64.
+    # (m00 * x + m01 * y) + m02 in float32, each operation rounded (then divided by the third row): no
+    # fused multiply-add, eager or under XLA, so nearest's ties are the same on every path.
     m = rng.normal(size=(6, 3, 3)).astype(np.float32) * [[20, 20, 50], [20, 20, 50], [0.01, 0.01, 1]]
     m[:3, 2] = [0, 0, 1]  # affine ones too
     m = m.astype(np.float32)
@@ -350,9 +350,7 @@ def test_source_points_are_the_documented_float32_product(rng):
     ys, xs = np.meshgrid(centres[:7], centres, indexing="ij")
 
     def row(k):
-        first = (m[:, k, 0, None, None] * xs).astype(np.float64)
-        second = m[:, k, 1, None, None].astype(np.float64) * ys.astype(np.float64)
-        return (first + second).astype(np.float32) + m[:, k, 2, None, None]
+        return (m[:, k, 0, None, None] * xs + m[:, k, 1, None, None] * ys) + m[:, k, 2, None, None]
 
     expected = (row(0) / row(2), row(1) / row(2))
     for source_points in (geometry._source_points, tf.function(geometry._source_points, jit_compile=True)):
