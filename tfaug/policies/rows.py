@@ -64,7 +64,9 @@ def apply_stored(fn, rows, x, tensors, output, chunk):
     the batch (see `tfaug.policies.engine`); when `x` is also the output, its running value."""
 
     def kernel(index, xs, *chunks):
-        return fn(tf.gather(xs, index % tf.shape(xs)[0]), *chunks)
+        # The chunk's source rows in a buffer of their own: fused into the gather, the modulo would be
+        # evaluated for every pixel.
+        return fn(tf.gather(xs, materialized(index % tf.shape(xs)[0])), *chunks)
 
     return apply_to_rows(kernel, *rows, tensors, output, chunk, whole=(x,))
 
