@@ -156,13 +156,16 @@ def _check_transform_args(images, matrices, interpolation):
 
 
 def _materialize(x):
-    """`x` unchanged (int32), but computed into a buffer of its own before the gathers that read it.
+    """`x` unchanged, but computed into a buffer of its own before the XLA loops that read it.
 
-    XLA fuses cheap elementwise producers into a gather and evaluates them once per gathered element, so
-    an index computed from the coordinates would be recomputed for every channel (about twice slower).
-    A reduction is not fused into a consumer; this one (a max with the smallest int32) is the identity.
+    XLA fuses cheap elementwise producers into their consumers and evaluates them once per consumed
+    element: an index computed from the coordinates would be recomputed for every channel a gather reads
+    (about twice slower), and a product would meet the sum that reads it, which XLA contracts into a fused
+    multiply-add. A reduction is not fused into a consumer; this one (a max with the dtype's smallest
+    value) is the identity.
     """
-    return tf.reduce_max(tf.stack([x, tf.fill(tf.shape(x), tf.int32.min)], axis=-1), axis=-1)
+    smallest = float("-inf") if x.dtype.is_floating else x.dtype.min
+    return tf.reduce_max(tf.stack([x, tf.fill(tf.shape(x), tf.constant(smallest, x.dtype))], axis=-1), axis=-1)
 
 
 def _source_points(matrices, batch, height, width, affine=False):
@@ -170,10 +173,10 @@ def _source_points(matrices, batch, height, width, affine=False):
 
     Computed from `[B, 1, 1]` coefficients and `[1, H, 1]` / `[1, 1, W]` pixel centres (no per-pixel
     matmul), in float32 with every product and sum rounded: `(m00 * x + m01 * y) + m02` (no fused
-    multiply-add, on CPU and under XLA alike), then divided by the third row. `affine=True` promises third
-    rows `(0, 0, 1)`, whose division is by exactly 1: it is skipped. (Matching the fused multiply-add of
-    a float32 matmul instead, emulated in float64, would move about 4 in a million nearest samples, at
-    exact ties, and make AugMix's index map about twice as slow.)
+    multiply-add, eager and in every XLA computation alike), then divided by the third row.
+    `affine=True` promises third rows `(0, 0, 1)`, whose division is by exactly 1: it is skipped.
+    (Matching the fused multiply-add of a float32 matmul instead, emulated in float64, would move a few
+    in a million nearest samples, at exact ties, and make AugMix's index map about twice as slow.)
     """
     h = tf.cast(height, tf.float32)
     w = tf.cast(width, tf.float32)
@@ -182,7 +185,10 @@ def _source_points(matrices, batch, height, width, affine=False):
     ys = (tf.range(h) + 0.5)[None, :, None]
 
     def row(k):
-        return (m[:, k, 0] * xs + m[:, k, 1] * ys) + m[:, k, 2]
+        # The products are small ([B, 1, W] and [B, H, 1]) and materialised, so every pixel only adds them:
+        # fused with the sum, XLA would round `m00 * x + m01 * y` once (a fused multiply-add) in some
+        # computations and not in others, and nearest's ties would depend on the caller.
+        return (_materialize(m[:, k, 0] * xs) + _materialize(m[:, k, 1] * ys)) + m[:, k, 2]
 
     if affine:
         return row(0), row(1)
