@@ -340,6 +340,12 @@ def test_identity_batch_skips_resampling(small_photos):
         np.testing.assert_array_equal(compiled(x, mixed).numpy(), out)
 
 
+def _documented_product(m, xs, ys):
+    """Row `k` of the source points as `_source_points` documents them, in numpy float32 (which rounds
+    every operation): `(m[k, 0] * x + m[k, 1] * y) + m[k, 2]` per matrix."""
+    return lambda k: (m[:, k, 0, None, None] * xs + m[:, k, 1, None, None] * ys) + m[:, k, 2, None, None]
+
+
 def test_source_points_are_the_documented_float32_product(rng):
     # (m00 * x + m01 * y) + m02 in float32, each operation rounded (then divided by the third row): no
     # fused multiply-add, eager or under XLA, so nearest's ties are the same on every path.
@@ -349,9 +355,7 @@ def test_source_points_are_the_documented_float32_product(rng):
     centres = np.arange(9, dtype=np.float32) + 0.5
     ys, xs = np.meshgrid(centres[:7], centres, indexing="ij")
 
-    def row(k):
-        return (m[:, k, 0, None, None] * xs + m[:, k, 1, None, None] * ys) + m[:, k, 2, None, None]
-
+    row = _documented_product(m, xs, ys)
     expected = (row(0) / row(2), row(1) / row(2))
     for source_points in (geometry._source_points, tf.function(geometry._source_points, jit_compile=True)):
         got = source_points(tf.constant(m), 6, 7, 9)
@@ -370,9 +374,7 @@ def test_nearest_samples_are_the_documented_product_in_every_computation(rng):
     centres = np.arange(side, dtype=np.float32) + 0.5
     ys, xs = np.meshgrid(centres, centres, indexing="ij")
 
-    def row(k):
-        return (m[:, k, 0, None, None] * xs + m[:, k, 1, None, None] * ys) + m[:, k, 2, None, None]
-
+    row = _documented_product(m, xs, ys)
     fx, fy = np.floor(row(0)), np.floor(row(1))
     inside = (fx >= 0) & (fx < side) & (fy >= 0) & (fy < side)
     first_row = np.arange(batch)[:, None, None] * side
