@@ -31,7 +31,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from tfaug._validation import check_size
+from tfaug.validation import check_size
 
 SPLITS = ("all", "train", "test", "labeled", "unlabeled")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")

@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 from recipes.losses import DistillationKL
-from tfaug import _validation as v
+from tfaug import validation as v
 
 
 @keras.saving.register_keras_serializable(package="recipes")

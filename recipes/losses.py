@@ -9,7 +9,7 @@ mean. A plain mean on each replica gives updates `num_replicas` times too large.
 import keras
 from keras import ops
 
-from tfaug import _validation as v
+from tfaug import validation as v
 
 
 @keras.saving.register_keras_serializable(package="recipes")

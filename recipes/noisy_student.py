@@ -24,7 +24,7 @@ import tensorflow as tf
 
 import tfaug
 from recipes.pseudo_labels import PseudoLabels, _check_model, _check_selection, _images_only, pseudo_label
-from tfaug import _validation as v
+from tfaug import validation as v
 
 #: RandAugment ops that need RGB images; left out of the default noise for gray images.
 _RGB_OPS = ("color",)

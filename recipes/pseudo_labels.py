@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfaug import _validation as v
+from tfaug import validation as v
 
 
 @dataclasses.dataclass(frozen=True)

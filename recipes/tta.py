@@ -38,7 +38,7 @@ import numbers
 import keras
 import tensorflow as tf
 
-from tfaug._validation import check_size
+from tfaug.validation import check_size
 
 VIEWS = ("identity", "flip", "five_crop", "ten_crop")
 _CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right", "center")

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from tfaug import _validation as v
+from tfaug import validation as v
 from tfaug.layers.base import BaseAugmentation
 
 

@@ -9,7 +9,7 @@ The base class handles the input structure, dtype and shape checks, labels, seed
 import keras
 import tensorflow as tf
 
-from tfaug import _validation as v
+from tfaug import validation as v
 from tfaug.layers._structure import BOXES
 from tfaug.layers._structure import IMAGES
 from tfaug.layers._structure import LABELS

@@ -2,7 +2,7 @@
 
 import keras
 
-from tfaug import _validation as v
+from tfaug import validation as v
 from tfaug import ops
 from tfaug.layers.base import BaseAugmentation
 

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from tfaug import _validation as v
+from tfaug import validation as v
 from tfaug import random as tfr
 from tfaug.layers._policy import PolicyLayer
 

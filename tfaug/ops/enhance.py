@@ -7,7 +7,7 @@ and the float path are those of `tfaug.ops.point`.
 
 import tensorflow as tf
 
-from tfaug._validation import check_value_range
+from tfaug.validation import check_value_range
 from tfaug.ops._xla import fused
 from tfaug.ops.dtypes import to_float
 from tfaug.ops.point import bounds

@@ -7,7 +7,7 @@ and compile under XLA. Conventions (value ranges, the uint8 path) are those of `
 
 import tensorflow as tf
 
-from tfaug._validation import check_value_range
+from tfaug.validation import check_value_range
 from tfaug.ops._xla import fused
 from tfaug.ops.point import check_images
 from tfaug.ops.point import finish

@@ -25,7 +25,7 @@ The colour enhancers (`color`, `contrast`, `brightness`, `sharpness`, `grayscale
 import numpy as np
 import tensorflow as tf
 
-from tfaug._validation import check_value_range
+from tfaug.validation import check_value_range
 from tfaug.ops._xla import fused
 from tfaug.ops.dtypes import compute_dtype
 from tfaug.ops.dtypes import from_float

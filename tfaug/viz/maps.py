@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfaug import _validation as v
+from tfaug import validation as v
 
 
 def class_activation_maps(model, images, class_index=None):

@@ -1,4 +1,4 @@
-"""Argument checks shared by every layer: each error names the argument, the value and the expected form."""
+"""Argument checks for layers and recipes: each error names the argument, the value and the expected form."""
 
 import numbers
 
