@@ -166,3 +166,15 @@ def test_colour_op_on_non_rgb_images_raises():
 def test_values_outside_value_range_raise_in_eager_mode():
     with pytest.raises(ValueError, match="value_range"):
         RandAugment(value_range=(0, 1), seed=0)(np.full((2, 8, 8, 3), 3.0, np.float32))
+
+
+def test_gray_images_get_the_program_of_their_rgb_copy(small_photos):
+    # PIL's mode "L": colour is the identity, and every other op acts on the one channel as it acts on each
+    # channel of an RGB image whose channels are equal (its gray is that channel).
+    gray = small_photos[..., :1]
+    layer = RandAugment(num_ops=3, magnitude=7, magnitude_std=2.0, ops=PIXEL_OPS + ("rotate", "cutout"), seed=0)
+    out_gray = layer.augment(tf.constant(gray), seed=SEED).numpy()
+    out_rgb = layer.augment(tf.constant(np.repeat(gray, 3, axis=-1)), seed=SEED).numpy()
+    assert out_gray.shape == gray.shape
+    np.testing.assert_array_equal(out_gray[..., 0], out_rgb[..., 0])
+    np.testing.assert_array_equal(out_rgb[..., 0], out_rgb[..., 2])

@@ -286,12 +286,12 @@ def test_colour_ops_reject_non_rgb(name, channels):
         call(np.zeros((2, 8, 8, channels), np.uint8), param_sets[0][:2], (0, 255))
 
 
-def test_contrast_on_one_channel_is_pils_mode_l(batch):
+def test_contrast_and_color_on_one_channel_are_pils_mode_l(batch):
     gray = np.asarray(Image.fromarray(batch[0]).convert("L"))
     expected = np.asarray(ImageEnhance.Contrast(Image.fromarray(gray)).enhance(1.7))
     np.testing.assert_array_equal(ops.contrast(gray[None, ..., None], 1.7).numpy()[0, ..., 0], expected)
-    with pytest.raises(ValueError, match="`images` with 3"):
-        ops.color(gray[None, ..., None], 0.5)
+    expected = np.asarray(ImageEnhance.Color(Image.fromarray(gray)).enhance(0.5))
+    np.testing.assert_array_equal(ops.color(gray[None, ..., None], 0.5).numpy()[0, ..., 0], expected)
     np.testing.assert_array_equal(ops.grayscale(batch[:1], num_channels=1).numpy()[0, ..., 0], gray)
 
 

@@ -50,10 +50,11 @@ class PolicyLayer(BaseAugmentation):
         return {k: tf.repeat(t, batch_size, axis=0) for k, t in program.items()}
 
     def transform_images(self, images, transformation):
-        if "color" in self.op_table and images.shape[-1] not in (None, 3):
+        if "color" in self.op_table and images.shape[-1] not in (1, 3):
             raise ValueError(
-                f"{type(self).__name__}: the `color` op needs RGB `images` with 3 channels, got shape "
-                f"{images.shape}; drop `color` from the ops or pass RGB images."
+                f"{type(self).__name__}: the `color` op needs RGB (3 channels) or gray (1 channel) `images` "
+                f"with a known channel count, got shape {images.shape}; drop `color` from the ops, or decode "
+                f"images with `channels=3` (`tf.io.decode_png(..., channels=3)`)."
             )
         return self.run_program(images, transformation)
 

@@ -171,15 +171,19 @@ def color(images, factor, value_range=(0, 255)):
     """`PIL.ImageEnhance.Color`: blend with the image's gray (`grayscale`); see `blend` for the arithmetic.
 
     Args:
-        images: RGB `[B, H, W, 3]`, any dtype, values in `value_range`.
+        images: RGB `[B, H, W, 3]`, or gray `[B, H, W, 1]` (returned unchanged: its own gray, as PIL's
+            mode "L"); any dtype, values in `value_range`.
         factor: number per image (1 = unchanged, 0 = gray), `[B]` or a scalar; any finite value.
         value_range: `(low, high)`, default `(0, 255)`.
 
     Raises:
-        ValueError: if `images` does not have 3 channels.
+        ValueError: if `images` has neither 3 nor 1 channels.
     """
-    images = check_images(images, "color", channels=(3,))
-    return _color(images, parameter("factor", factor, images), check_value_range(value_range))
+    images = check_images(images, "color", channels=(3, 1))
+    factor = parameter("factor", factor, images)
+    if images.shape[-1] == 1:
+        return images
+    return _color(images, factor, check_value_range(value_range))
 
 
 def contrast(images, factor, value_range=(0, 255)):
