@@ -14,7 +14,24 @@ from tfaug.layers.rand_augment import RandAugment
 from tfaug.layers.random_erasing import RandomErasing
 from tfaug.layers.trivial_augment import TrivialAugmentWide
 
+#: The augmentation layers by name. A name is the layer's one spelling everywhere: its `tfaug.data` map
+#: function, its module here (`trivial_augment`, TrivialAugmentWide's, is the one left to rename) and its
+#: `tfaug` command-line name (`--augment`).
+AUGMENTATIONS = {
+    "cutmix": CutMix,
+    "mixup": MixUp,
+    "mixup_cutmix": MixUpCutMix,
+    "cutout": Cutout,
+    "random_erasing": RandomErasing,
+    "label_smoothing": LabelSmoothing,
+    "rand_augment": RandAugment,
+    "auto_augment": AutoAugment,
+    "trivial_augment_wide": TrivialAugmentWide,
+    "aug_mix": AugMix,
+}
+
 __all__ = [
+    "AUGMENTATIONS",
     "AugMix",
     "AugMixConsistency",
     "AutoAugment",

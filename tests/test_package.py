@@ -1,0 +1,93 @@
+"""The package as a whole: what `import tfaug` does (and does not do), and the layers' registry by name."""
+
+import inspect
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import pytest
+
+import tfaug
+from tfaug.layers import AUGMENTATIONS
+
+
+def _python(code, tmp_path, **env):
+    """Runs `code` in a fresh interpreter; returns `(stdout, stderr)` (the test fails on a non-zero exit)."""
+    environ = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=dict(environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout, result.stderr
+
+
+def _model_with_every_layer():
+    images = keras.Input((16, 16, 3), name="images")
+    labels = keras.Input((4,), name="labels")
+    x, y = images, labels
+    for index, (name, cls) in enumerate(AUGMENTATIONS.items()):
+        layer = cls(num_classes=4, seed=index, name=name)
+        if cls.transforms_labels or cls.mixes_batch:
+            x, y = layer((x, y))
+        else:
+            x = layer(x)
+    return keras.Model([images, labels], [x, y])
+
+
+def test_a_saved_model_loads_in_a_fresh_process_after_import_tfaug_only(tmp_path):
+    path = tmp_path / "model.keras"
+    _model_with_every_layer().save(path)
+    code = f"""
+        import keras
+        import tfaug
+        model = keras.saving.load_model({str(path)!r})
+        print(" ".join(type(layer).__name__ for layer in model.layers[2:]))
+    """
+    loaded = _python(code, tmp_path, TF_CPP_MIN_LOG_LEVEL="3")[0].split()
+    assert loaded == [cls.__name__ for cls in AUGMENTATIONS.values()]
+
+
+# -- the registry -------------------------------------------------------------------------------------------
+
+
+def test_registry_holds_every_augmentation_layer_once():
+    exported = {
+        obj for obj in vars(tfaug.layers).values()
+        if isinstance(obj, type) and issubclass(obj, tfaug.layers.BaseAugmentation)
+    }
+    exported -= {tfaug.layers.BaseAugmentation}
+    assert sorted(AUGMENTATIONS.values(), key=str) == sorted(exported, key=str)
+
+
+def test_registry_names_are_the_data_map_functions():
+    functions = {name for name in tfaug.data.__all__ if name != "map_fn"}
+    assert set(AUGMENTATIONS) == functions
+    for name, cls in AUGMENTATIONS.items():
+        fn = getattr(tfaug.data, name)(num_classes=3, seed=0)
+        assert type(fn.layer) is cls, name
+        assert cls.__name__ in inspect.getdoc(getattr(tfaug.data, name)), name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                name == "trivial_augment_wide", strict=True,
+                reason="TrivialAugmentWide still lives in tfaug/layers/trivial_augment.py",
+            ),
+        )
+        for name in AUGMENTATIONS
+    ],
+)
+def test_registry_name_is_the_layer_module(name):
+    assert AUGMENTATIONS[name].__module__ == f"tfaug.layers.{name}"
