@@ -2,6 +2,7 @@
 
 import inspect
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -27,6 +28,26 @@ def _python(code, tmp_path, **env):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout, result.stderr
+
+
+def _log_sources(stderr):
+    """`file.cc:line` of each C++ log line (`I0000 00:00:1796633948.117 5031 port.cc:153] ...`)."""
+    return re.findall(r"^[IWEF]\d{4} [^\]]* (\S+:\d+)\]", stderr, flags=re.MULTILINE)
+
+
+def test_import_as_the_command_changes_neither_log_level_nor_stderr(tmp_path):
+    # Started as the `tfaug` command, `import tfaug` logs what `import tensorflow` logs: no log level of its
+    # own, no stderr redirect (the command line owns that).
+    code = """
+        import os, sys
+        sys.argv[0] = os.path.join("bin", "tfaug")
+        import {module}
+        print(os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+    """
+    level, stderr = _python(code.format(module="tfaug"), tmp_path)
+    expected_level, expected_stderr = _python(code.format(module="tensorflow"), tmp_path)
+    assert level == expected_level
+    assert _log_sources(stderr) == _log_sources(expected_stderr)
 
 
 def _model_with_every_layer():

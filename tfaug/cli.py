@@ -5,13 +5,19 @@
     tfaug preview --augment cutmix,mixup --out grid.png     # real photos from scikit-image, offline
     tfaug bench --only tfaug --rounds 5                      # benchmarks/throughput.py's table
 
-A user's mistake ends with one `tfaug: error: ...` line and exit status 2, never a traceback. `train`
-imports `recipes` (the training recipes) only when it runs; the library never imports it.
+A user's mistake ends with one `tfaug: error: ...` line and exit status 2, never a traceback. The
+library never imports `recipes` (the training recipes); this module does.
+
+TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU features) go to stderr while TensorFlow is
+imported, and they are shown here as in any program: TensorFlow is imported with the `tfaug` package,
+before this module runs, and `import tfaug` leaves a program's logging and streams alone. Hiding them
+takes a launcher outside the `tfaug` package (a top-level module installed with it, so that importing it
+does not import `tfaug`) that sets `TF_CPP_MIN_LOG_LEVEL` and silences stderr while importing TensorFlow
+(two of the lines ignore that variable), then calls `main`; `python -m tfaug` could not use it.
 """
 
 import argparse
 import logging
-import os
 import pathlib
 import sys
 
@@ -70,7 +76,6 @@ def preview(args):
     out = _check_output(args.out, args.overwrite)
     if args.size < 8:
         raise UsageError("--size must be at least 8")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import numpy as np
     import tensorflow as tf
 
@@ -145,7 +150,6 @@ def train(args):
         raise UsageError(f"{out} exists and is not a folder")
     if out.exists() and not args.overwrite:
         raise UsageError(f"{out} exists; pass --overwrite to write into it")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS warns about missing data before its error
     from recipes import train as recipe
 
@@ -217,7 +221,6 @@ def bench(args):
     import importlib.util
 
     script = find_benchmark()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     spec = importlib.util.spec_from_file_location("tfaug_benchmark_throughput", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
