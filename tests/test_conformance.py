@@ -27,7 +27,7 @@ KWARGS = {
     "RandomErasing": {"probability": 1.0},  # so that two calls on 4 images surely differ
 }
 DETERMINISTIC = {"LabelSmoothing"}
-NO_MASKS = {"MixUp", "MixUpCutMix"}  # they blend pixels (MixUpCutMix with its default mixup_alpha > 0)
+NO_MASKS = {"AugMix", "MixUp", "MixUpCutMix"}  # they blend pixels (MixUpCutMix with its default mixup_alpha > 0)
 
 LAYERS = sorted(
     (

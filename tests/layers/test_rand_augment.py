@@ -155,12 +155,12 @@ def test_bad_arguments_raise(kwargs, match):
         RandAugment(**kwargs)
 
 
-def test_colour_op_on_non_rgb_images_raises():
-    with pytest.raises(ValueError, match="RGB"):
-        RandAugment(seed=0)(np.zeros((2, 8, 8, 1), np.uint8))
-    # Without the colour op, single-channel images work.
-    out = RandAugment(ops=("rotate", "equalize", "solarize"), seed=0)(np.zeros((2, 8, 8, 1), np.uint8))
-    assert out.shape == (2, 8, 8, 1)
+def test_colour_op_on_images_neither_rgb_nor_gray_raises():
+    with pytest.raises(ValueError, match=r"RGB \(3 channels\) or gray \(1 channel\)"):
+        RandAugment(seed=0)(np.zeros((2, 8, 8, 4), np.uint8))
+    # Without the colour op, any channel count works.
+    out = RandAugment(ops=("rotate", "equalize", "solarize"), seed=0)(np.zeros((2, 8, 8, 4), np.uint8))
+    assert out.shape == (2, 8, 8, 4)
 
 
 def test_values_outside_value_range_raise_in_eager_mode():

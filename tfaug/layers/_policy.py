@@ -5,6 +5,8 @@ import tensorflow as tf
 from tfaug import validation as v
 from tfaug import random as tfr
 from tfaug.layers.base import BaseAugmentation
+from tfaug.ops import bounding_boxes as box_ops
+from tfaug.ops import geometry
 from tfaug.policies import engine
 from tfaug.policies import levels
 
@@ -14,18 +16,29 @@ INTERPOLATIONS = ("nearest", "bilinear")
 class PolicyLayer(BaseAugmentation):
     """Base of the policy layers: a program of ops per image, run by `tfaug.policies.engine`.
 
+    Geometric ops move `segmentation_masks` and `bounding_boxes` with their image: masks are resampled
+    through the same per-image matrix (nearest, whatever `interpolation`; dtype kept), the area uncovered
+    by the geometry filled with `mask_fill_value`; boxes move by their corners (the enclosing box of the
+    four moved corners, clipped to the image; a box left without area gets the padding label -1). Pixel
+    and colour ops leave both alone.
+
     Args:
         fill_value: fill of the area uncovered by geometric ops and of cutout boxes, in uint8 levels
             (0..255, mapped into `value_range`). Default 128 (mid-gray).
         interpolation: `"nearest"` (default, as PIL's default) or `"bilinear"`.
+        mask_fill_value: class id of the mask area uncovered by geometric ops (an int; for example 255 for
+            an ignore class). Default 0.
     """
 
     uses_value_range = True
+    keeps_bounding_boxes = False
+    moves_bounding_boxes = True
 
-    def __init__(self, fill_value=128, interpolation="nearest", **kwargs):
+    def __init__(self, fill_value=128, interpolation="nearest", mask_fill_value=0, **kwargs):
         super().__init__(**kwargs)
         self.fill_value = v.check_range("fill_value", (fill_value, fill_value), 0, 255)[0]
         self.interpolation = v.check_choice("interpolation", interpolation, INTERPOLATIONS)
+        self.mask_fill_value = v.check_int("mask_fill_value", mask_fill_value)
 
     #: Op table of the layer (op_ids index into it). Set by subclasses.
     op_table = ()
@@ -58,6 +71,30 @@ class PolicyLayer(BaseAugmentation):
             )
         return self.run_program(images, transformation)
 
+    def matrices(self, transformation, height, width):
+        """The drawn program's per-image geometry (`engine.program_matrices`), or None without geometric ops."""
+        return engine.program_matrices(
+            transformation["op_ids"], transformation["arguments"], tuple(self.op_table), height, width
+        )
+
+    def transform_segmentation_masks(self, masks, transformation):
+        shape = tf.shape(masks)
+        matrices = self.matrices(transformation, shape[1], shape[2])
+        if matrices is None:
+            return masks
+        fill = tf.constant(self.mask_fill_value, masks.dtype)
+        return geometry.transform(masks, matrices, interpolation="nearest", fill_value=fill)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, height, width):
+        matrices = self.matrices(transformation, height, width)
+        if matrices is None:
+            return bounding_boxes
+        boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
+        pixels = box_ops.to_xyxy(boxes, self.bounding_box_format, height, width)
+        moved, labels = box_ops.clip(box_ops.transform(pixels, matrices), labels, height, width)
+        moved = box_ops.from_xyxy(moved, self.bounding_box_format, height, width, boxes.dtype)
+        return {"boxes": moved, "labels": labels}
+
     def run_program(self, images, program, value_range=None, deferred=False, copies=1):
         """Runs a drawn program (`op_ids`, `arguments`, `centers`, one row per image) on `images`, whose
         values mean `value_range` (default the layer's); `deferred`, `copies`: see `engine.apply_program`."""
@@ -77,5 +114,7 @@ class PolicyLayer(BaseAugmentation):
 
     def get_config(self):
         config = super().get_config()
-        config.update(fill_value=self.fill_value, interpolation=self.interpolation)
+        config.update(
+            fill_value=self.fill_value, interpolation=self.interpolation, mask_fill_value=self.mask_fill_value
+        )
         return config

@@ -50,26 +50,39 @@ def unpack(inputs, owner):
     for key in (IMAGES, LABELS, MASKS):
         if key in data:
             data[key] = tf.convert_to_tensor(data[key])
+    if BOXES in data:
+        data[BOXES] = _boxes(data[BOXES], owner)
     images = data[IMAGES]
     _check_images(images, owner)
     unbatched = images.shape.rank == 3
     if unbatched:
-        data[IMAGES] = images[None]
-        if LABELS in data:
-            data[LABELS] = data[LABELS][None]
-        if MASKS in data:
-            data[MASKS] = data[MASKS][None]
+        data = {key: _batched(key, value) for key, value in data.items()}
     if MASKS in data:
         _check_masks(data[MASKS], data[IMAGES], owner)
     if LABELS in data:
         _check_batch(data[LABELS], data[IMAGES], LABELS, owner)
+    if BOXES in data:
+        _check_boxes(data[BOXES], data[IMAGES], owner)
     return data, Structure(kind, unbatched, keys)
+
+
+def _batched(key, value):
+    """`value` with a batch dimension of one added (images, labels, masks, each part of the boxes)."""
+    if key == BOXES:
+        return {name: part[None] for name, part in value.items()}
+    return value[None]
+
+
+def _unbatched(key, value):
+    if key == BOXES:
+        return {name: part[0] for name, part in value.items()}
+    return value[0]
 
 
 def pack(data, structure):
     """Gives `data` back in the caller's structure (and unbatched if the caller passed one image)."""
     if structure.unbatched:
-        data = {key: (value[0] if key in (IMAGES, LABELS, MASKS) else value) for key, value in data.items()}
+        data = {key: _unbatched(key, value) for key, value in data.items()}
     if structure.kind == "tensor":
         return data[IMAGES]
     if structure.kind == "tuple":
@@ -112,3 +125,32 @@ def _check_batch(tensor, images, name, owner):
         raise ValueError(
             f"{owner}: `{name}` has batch size {batch} but `images` has batch size {image_batch}."
         )
+
+
+def _boxes(boxes, owner):
+    """Keras's bounding-box dict `{"boxes": [B, N, 4], "labels": [B, N]}` as tensors."""
+    if not isinstance(boxes, dict) or set(boxes) != {"boxes", "labels"}:
+        found = sorted(boxes) if isinstance(boxes, dict) else type(boxes).__name__
+        raise ValueError(
+            f"{owner}: `bounding_boxes` must be a dict with 'boxes' [batch, num_boxes, 4] and 'labels' "
+            f"[batch, num_boxes], got {found}."
+        )
+    return {name: tf.convert_to_tensor(part) for name, part in boxes.items()}
+
+
+def _check_boxes(boxes, images, owner):
+    coordinates, labels = boxes["boxes"], boxes["labels"]
+    if coordinates.shape.rank != 3 or coordinates.shape[-1] not in (None, 4) or labels.shape.rank != 2:
+        raise ValueError(
+            f"{owner}: `bounding_boxes` must hold 'boxes' [batch, num_boxes, 4] and 'labels' [batch, num_boxes] "
+            f"([num_boxes, 4] and [num_boxes] for one image), got shapes {coordinates.shape} and {labels.shape}."
+        )
+    numeric = [t.dtype != tf.bool and (t.dtype.is_floating or t.dtype.is_integer) for t in (coordinates, labels)]
+    if not all(numeric):
+        raise TypeError(
+            f"{owner}: `bounding_boxes` need numeric 'boxes' and 'labels', got "
+            f"{coordinates.dtype.name} and {labels.dtype.name}."
+        )
+    if not coordinates.shape[:2].is_compatible_with(labels.shape):
+        raise ValueError(f"{owner}: `bounding_boxes` 'boxes' {coordinates.shape} and 'labels' {labels.shape} differ.")
+    _check_batch(coordinates, images, BOXES, owner)

@@ -37,6 +37,9 @@ class AugMix(PolicyLayer):
     All chains of the batch run as one program with `width` rows per image; without colour or sharpness
     ops (the default) the chains share the image's quantised levels instead of copying them.
 
+    Segmentation masks and bounding boxes are refused with a `ValueError`: the chains move pixels
+    differently and the mix blends them, so no one mask or box fits the result.
+
     Args:
         severity: maximum op level, in [0.1, 10]. Default 3.
         width: number of chains, >= 1. Default 3.
@@ -80,7 +83,16 @@ class AugMix(PolicyLayer):
         self.all_ops = all_ops
         self.op_table = OPS + ENHANCE_OPS if all_ops else OPS
 
+    # Its chains move pixels differently, so no one geometry of a mask or box fits the mixed image.
+    moves_bounding_boxes = False
+
     def get_random_transformation(self, data, seed):
+        if "segmentation_masks" in data:
+            raise ValueError(
+                "AugMix cannot carry `segmentation_masks`: its chains move pixels differently and the mix "
+                "blends them, so no one mask fits the result. Use RandAugment or TrivialAugmentWide for "
+                "segmentation."
+            )
         shape = tf.shape(data["images"])
         batch_size, height, width = shape[0], shape[1], shape[2]
         n = 1 if self.batchwise else batch_size

@@ -16,6 +16,7 @@ from tfaug.layers._structure import LABELS
 from tfaug.layers._structure import MASKS
 from tfaug.layers._structure import pack
 from tfaug.layers._structure import unpack
+from tfaug.ops import bounding_boxes as box_ops
 from tfaug.ops import labels as label_ops
 from tfaug.random import SeedGenerator
 
@@ -29,6 +30,8 @@ class BaseAugmentation(keras.layers.Layer):
         batchwise: draw one set of random parameters for the whole batch instead of one per image.
         seed: int seed; the same seed and the same number of earlier calls give the same output.
             `None` draws a seed from OS entropy.
+        bounding_box_format: the format of `bounding_boxes` inputs (one of `tfaug.ops.bounding_boxes.FORMATS`,
+            as in `keras.utils.bounding_boxes`); needed by the layers that move boxes.
     """
 
     #: The layer changes labels (mixing, smoothing): labels are required and returned dense.
@@ -37,13 +40,21 @@ class BaseAugmentation(keras.layers.Layer):
     mixes_batch = False
     #: The layer moves no pixels, so bounding boxes pass through unchanged.
     keeps_bounding_boxes = True
+    #: The layer moves pixels and bounding boxes with them (`transform_bounding_boxes`). A layer that
+    #: neither keeps nor moves boxes refuses them.
+    moves_bounding_boxes = False
     #: The layer reads `value_range` (fills, noise): pixel values are checked against it in eager mode.
     uses_value_range = False
 
-    def __init__(self, value_range=(0, 255), num_classes=None, batchwise=False, seed=None, **kwargs):
+    def __init__(
+        self, value_range=(0, 255), num_classes=None, batchwise=False, seed=None, bounding_box_format=None, **kwargs
+    ):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.value_range = v.check_value_range(value_range)
+        if bounding_box_format is not None:
+            bounding_box_format = box_ops.check_format(bounding_box_format)
+        self.bounding_box_format = bounding_box_format
         self.num_classes = v.check_num_classes(num_classes)
         if not isinstance(batchwise, bool):
             raise ValueError(f"`batchwise` must be True or False, got {batchwise!r}.")
@@ -70,6 +81,13 @@ class BaseAugmentation(keras.layers.Layer):
     def transform_segmentation_masks(self, masks, transformation):
         return masks
 
+    def transform_bounding_boxes(self, bounding_boxes, transformation, height, width):
+        """Applies `transformation` to Keras's box dict (`bounding_box_format`) on `height` x `width` images.
+
+        Called for the layers that move boxes (`moves_bounding_boxes`).
+        """
+        raise NotImplementedError
+
     # -- machinery -----------------------------------------------------------------------------------
 
     @property
@@ -84,8 +102,8 @@ class BaseAugmentation(keras.layers.Layer):
         owner = self._name_for_errors
         data, structure = unpack(inputs, owner)
         images = data[IMAGES]
-        if BOXES in data and not self.keeps_bounding_boxes:
-            raise ValueError(f"{owner} does not support `bounding_boxes` yet; pass images and labels only.")
+        if BOXES in data:
+            self._check_boxes_supported()
         if self.mixes_batch:
             self._check_mixable(images, structure.unbatched)
         if self.transforms_labels:
@@ -105,6 +123,9 @@ class BaseAugmentation(keras.layers.Layer):
             out[LABELS] = self.transform_labels(data[LABELS], transformation)
         if MASKS in data:
             out[MASKS] = self.transform_segmentation_masks(data[MASKS], transformation)
+        if BOXES in data and self.moves_bounding_boxes:
+            shape = tf.shape(images)
+            out[BOXES] = self.transform_bounding_boxes(data[BOXES], transformation, shape[1], shape[2])
         return pack(out, structure)
 
     def seed_for_index(self, index):
@@ -156,10 +177,21 @@ class BaseAugmentation(keras.layers.Layer):
             num_classes=self.num_classes,
             batchwise=self.batchwise,
             seed=self.seed,
+            bounding_box_format=self.bounding_box_format,
         )
         return config
 
     # -- checks ---------------------------------------------------------------------------------------
+
+    def _check_boxes_supported(self):
+        owner = self._name_for_errors
+        if not (self.keeps_bounding_boxes or self.moves_bounding_boxes):
+            raise ValueError(f"{owner} does not support `bounding_boxes`; pass images, labels and masks only.")
+        if self.moves_bounding_boxes and self.bounding_box_format is None:
+            raise ValueError(
+                f"{owner} moves `bounding_boxes`, so it needs their format: set `bounding_box_format` to one of "
+                f"{list(box_ops.FORMATS)}."
+            )
 
     def _check_mixable(self, images, unbatched):
         owner = self._name_for_errors

@@ -284,6 +284,25 @@ def _deferred(images, op_ids, arguments, centers, matrix, ops, value_range, fill
     return x, pending, inside
 
 
+def program_matrices(op_ids, arguments, ops, height, width):
+    """float32 `[rows, 3, 3]`: each row's geometric ops composed in slot order (output to input points, as
+    `tfaug.ops.geometry`), the identity for rows without one; None when `ops` has no geometric op.
+
+    The program resamples its images through these matrices; segmentation masks and bounding boxes follow
+    the same ones.
+    """
+    if not any(name in GEOMETRIC for name in ops):
+        return None
+    slots = int(op_ids.shape[1])
+    # All slots at once ([rows, slots, 3, 3]; few small ops), then composed in slot order.
+    slot_matrices = tf.broadcast_to(tf.eye(3), tf.stack([tf.shape(op_ids)[0], slots, 3, 3]))
+    for k, name in enumerate(ops):
+        if name in GEOMETRIC:
+            chosen = tf.equal(op_ids, k)[:, :, None, None]
+            slot_matrices = tf.where(chosen, MATRICES[name](arguments, height, width), slot_matrices)
+    return geometry.compose(*tf.unstack(slot_matrices, num=slots, axis=1))
+
+
 def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_level, interpolation, chunk,
                   deferred=False, copies=1):
     """Runs a program (see module docstring) on `images` `[B, H, W, C]`; returns the same dtype.
@@ -317,17 +336,8 @@ def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_lev
     ops = tuple(ops)
     slots = int(op_ids.shape[1])
     # The matrices are computed here, outside the XLA computation, with TensorFlow's own sin and cos.
-    matrix = None
-    if any(name in GEOMETRIC for name in ops):
-        shape = tf.shape(images)
-        height, width = shape[1], shape[2]
-        # All slots at once ([rows, slots, 3, 3]; few small ops), then composed in slot order.
-        slot_matrices = tf.broadcast_to(tf.eye(3), tf.stack([tf.shape(op_ids)[0], slots, 3, 3]))
-        for k, name in enumerate(ops):
-            if name in GEOMETRIC:
-                chosen = tf.equal(op_ids, k)[:, :, None, None]
-                slot_matrices = tf.where(chosen, MATRICES[name](arguments, height, width), slot_matrices)
-        matrix = geometry.compose(*tf.unstack(slot_matrices, num=slots, axis=1))
+    shape = tf.shape(images)
+    matrix = program_matrices(op_ids, arguments, ops, shape[1], shape[2])
     index = histograms = None
     if deferred and copies > 1 and not (images.dtype == tf.uint8 and tuple(value_range) == (0.0, 255.0)):
         # Copies read the quantised batch several times (a tile, or gathers): it is computed by an XLA
