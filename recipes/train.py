@@ -12,12 +12,16 @@ logits, so class activation maps apply):
 
 Augmentations are tfaug layers run in the `tf.data` pipeline after `batch`, on float32 images in
 [0, 255], one seed per batch index (`layer.seed_for_index`), so a run is reproducible given `seed`.
-Policy layers (RandAugment, AutoAugment, TrivialAugmentWide, AugMix) have colour ops that need RGB: gray
-images go through RGB and back (exact, since R = G = B). Labels are one-hot, so mixing layers apply.
+Gray images go to every layer as they are (the policy layers' colour op is the identity on them, as on
+PIL's mode "L"). Labels are one-hot, so mixing layers apply.
 
     >>> data = load_data("digits", seed=0)
     >>> metrics = train(data, "runs/digits", augment=[tfaug.CutMix(num_classes=10, seed=0)])
     >>> metrics["test"]["accuracy"]
+
+The parts are public for scripts that compose their own runs (benchmarks/digits_results.py):
+`small_cnn` / `wide_cnn`, `pipeline` (the augmented training batches), `fit_classifier`, `fit_student`,
+`evaluate`, and `RECIPES`, the recipes by name.
 
 Written into `out`: `metrics.json` (settings, per-epoch history, test accuracy and loss), `model.keras`
 (the small CNN: the student for the distill and noisy-student recipes), `curves.png` (loss and accuracy
@@ -35,18 +39,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import tfaug
 from recipes import data as recipe_data
 from recipes import report
 from recipes.distillation import Distiller
 
-RECIPES = ("plain", "distill", "noisy-student")
 #: The files `train` writes (and replaces) in its output folder.
 OUTPUT_FILES = ("metrics.json", "model.keras", "curves.png", "confusion_matrix.png", "cam.png")
 #: Recipe -> default labeled fraction of the training split (None: every training image is labeled).
 DEFAULT_LABELED_FRACTION = {"plain": None, "distill": None, "noisy-student": 0.1}
 LEARNING_RATE = 3e-3
-_POLICIES = (tfaug.RandAugment, tfaug.AutoAugment, tfaug.TrivialAugmentWide, tfaug.AugMix)
 
 
 @dataclasses.dataclass
@@ -167,7 +168,7 @@ def _cnn(input_shape, num_classes, widths, convs_per_stage, dropout, name):
 # -- augmentation ---------------------------------------------------------------------------------------
 
 
-def augmenter(layers, channels):
+def augmenter(layers):
     """`fn(index, (images, labels)) -> (float images, labels)`: the layers in order, seeded by batch index."""
     layers = list(layers)
 
@@ -177,22 +178,17 @@ def augmenter(layers, channels):
         images, labels = batch
         images = tf.cast(images, tf.float32)
         for layer in layers:
-            seed = layer.seed_for_index(index)
-            if channels == 1 and isinstance(layer, _POLICIES):
-                rgb, labels = layer.augment((tf.image.grayscale_to_rgb(images), labels), seed=seed)
-                images = rgb[..., :1]
-            else:
-                images, labels = layer.augment((images, labels), seed=seed)
+            images, labels = layer.augment((images, labels), seed=layer.seed_for_index(index))
         return images, labels
 
     return augment
 
 
-def _noise(layers, channels):
+def _noise(layers):
     """Image-only input noise for the noisy student (`run_noisy_student`'s `noise` callable), or None."""
     if not layers:
         return None
-    label_free = augmenter(layers, channels)
+    label_free = augmenter(layers)
     counter = tf.Variable(0, dtype=tf.int64, trainable=False)
 
     def noise(images):
@@ -201,13 +197,24 @@ def _noise(layers, channels):
     return noise
 
 
-def _pipeline(x, y, num_classes, layers, batch_size, seed):
-    """Infinite shuffled, batched, augmented `(images, one-hot labels)`; steps per epoch."""
+def pipeline(x, y, num_classes, layers, batch_size, seed):
+    """Training batches: infinite, shuffled (afresh each pass), batched and augmented by `augmenter(layers)`.
+
+    Args:
+        x: images `[n, H, W, C]`; y: int labels `[n]` (made one-hot).
+        num_classes: number of classes.
+        layers: tfaug layers applied in order to each batch.
+        batch_size: images a batch (the last partial batch of a pass is dropped).
+        seed: int seed of the shuffle.
+
+    Returns:
+        `(dataset, steps)`: a dataset of `(float32 images, one-hot labels)` and the steps of one epoch.
+    """
     steps = max(1, len(x) // batch_size)
     ds = tf.data.Dataset.from_tensor_slices((x, np.eye(num_classes, dtype=np.float32)[y]))
     ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(batch_size, drop_remainder=True).enumerate()
-    ds = ds.map(augmenter(layers, x.shape[-1]), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(augmenter(layers), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
@@ -217,96 +224,122 @@ def _test_set(data):
     return tf.data.Dataset.from_tensor_slices((data.x_test.astype(np.float32), labels))
 
 
-def _optimizer(steps, alpha=0.0):
+def optimizer(steps, alpha=0.0):
+    """Adam at `LEARNING_RATE` with cosine decay over `steps` down to `alpha` times the rate."""
     return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, max(1, steps), alpha=alpha))
 
 
-def _compile(model, steps):
+# -- training -------------------------------------------------------------------------------------------
+
+
+def fit_classifier(model, data, layers, *, epochs, batch_size, seed, verbose=0):
+    """Trains a logits model on `data`'s labeled images, augmented, validated on its test split.
+
+    Cross-entropy on one-hot (or mixed) labels, `optimizer(steps)` over the whole run, accuracy metric.
+
+    Returns:
+        `History.history` of the `fit`.
+    """
+    train_ds, steps = pipeline(data.x_labeled, data.y_labeled, data.info.num_classes, layers, batch_size, seed)
     model.compile(
-        optimizer=_optimizer(steps),
+        optimizer=optimizer(steps * epochs),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+    history = model.fit(
+        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=_test_set(data).batch(256), shuffle=False,
+        verbose=verbose,
+    )
+    return history.history
+
+
+def fit_student(teacher, student, data, layers, *, epochs, batch_size, seed, alpha=0.1, verbose=0):
+    """Distills a trained logits `teacher` into `student` (`recipes.Distiller`, temperature 10).
+
+    On `data`'s labeled images, augmented, validated on its test split; `alpha` weighs the labels'
+    cross-entropy (0: the labels are not used).
+
+    Returns:
+        `History.history` of the `fit`.
+    """
+    train_ds, steps = pipeline(data.x_labeled, data.y_labeled, data.info.num_classes, layers, batch_size, seed)
+    distiller = Distiller(teacher=teacher, student=student, alpha=alpha)
+    distiller.compile(optimizer=optimizer(steps * epochs), metrics=["accuracy"])
+    history = distiller.fit(
+        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=_test_set(data).batch(256), shuffle=False,
+        verbose=verbose,
+    )
+    return history.history
 
 
 # -- recipes --------------------------------------------------------------------------------------------
 
 
-def _plain(data, layers, epochs, batch_size, width, seed, verbose):
-    k = data.info.num_classes
-    train_ds, steps = _pipeline(data.x_labeled, data.y_labeled, k, layers, batch_size, seed)
-    model = small_cnn(data.image_shape, k, width)
-    _compile(model, steps * epochs)
-    history = model.fit(
-        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=_test_set(data).batch(256), shuffle=False,
-        verbose=verbose
-    )
-    return model, history.history, {}
+def _plain(data, layers, *, epochs, batch_size, width, seed, verbose=0):
+    model = small_cnn(data.image_shape, data.info.num_classes, width)
+    history = fit_classifier(model, data, layers, epochs=epochs, batch_size=batch_size, seed=seed, verbose=verbose)
+    return model, history, {}
 
 
-def _distill(data, layers, epochs, batch_size, width, seed, verbose):
+def _distill(data, layers, *, epochs, batch_size, width, seed, verbose=0):
     k = data.info.num_classes
-    train_ds, steps = _pipeline(data.x_labeled, data.y_labeled, k, layers, batch_size, seed)
-    test_ds = _test_set(data).batch(256)
+    run = dict(epochs=epochs, batch_size=batch_size, seed=seed, verbose=verbose)
     teacher = wide_cnn(data.image_shape, k, width)
-    _compile(teacher, steps * epochs)
     _say(verbose, f"teacher ({teacher.count_params():,} parameters):")
-    teacher_history = teacher.fit(
-        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=test_ds, shuffle=False, verbose=verbose
-    )
+    teacher_history = fit_classifier(teacher, data, layers, **run)
     student = small_cnn(data.image_shape, k, width, name="student")
-    distiller = Distiller(teacher=teacher, student=student)
-    distiller.compile(optimizer=_optimizer(steps * epochs), metrics=["accuracy"])
     _say(verbose, f"student ({student.count_params():,} parameters), distilled:")
-    history = distiller.fit(
-        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=test_ds, shuffle=False, verbose=verbose
-    )
-    extra = {"teacher": {"history": _floats(teacher_history.history), "test": _evaluate(teacher, data)}}
-    return student, history.history, extra
+    history = fit_student(teacher, student, data, layers, **run)
+    extra = {"teacher": {"history": _floats(teacher_history), "test": evaluate(teacher, data)}}
+    return student, history, extra
 
 
-def _noisy_student(data, layers, epochs, batch_size, width, seed, verbose):
+def _noisy_student(data, layers, *, epochs, batch_size, width, seed, verbose=0, rounds=1, repeat=None):
+    """`rounds` noised students; the labeled images repeated `repeat` times (default: as many as the unlabeled)."""
     from recipes.noisy_student import run_noisy_student
 
     k = data.info.num_classes
     # One `epochs` serves the teacher (labeled images) and the student (labeled + pseudo-labeled): repeating
     # the labeled images gives the teacher as many steps an epoch as the unlabeled pool has images; the
     # recipe's sample weights keep the student's loss mean_labeled + mean_pseudo_labeled.
-    repeat = max(1, round(len(data.x_unlabeled) / len(data.x_labeled)))
+    repeat = max(1, round(len(data.x_unlabeled) / len(data.x_labeled))) if repeat is None else repeat
     labeled = tf.data.Dataset.from_tensor_slices((data.x_labeled, data.y_labeled)).repeat(repeat)
     unlabeled = tf.data.Dataset.from_tensor_slices(data.x_unlabeled)
     teacher_steps = epochs * math.ceil(len(data.x_labeled) * repeat / batch_size)
-    _say(verbose, "teacher, then one noised student:")
+    _say(verbose, f"teacher, then {rounds} noised student{'' if rounds == 1 else 's'}:")
     records = run_noisy_student(
         lambda r: small_cnn(data.image_shape, k, width, name=f"noisy_{r}"),
         labeled,
         unlabeled,
-        rounds=1,
+        rounds=rounds,
         threshold=0.3,
         soft=True,
-        noise=_noise(layers, data.image_shape[-1]),
+        noise=_noise(layers),
         epochs=epochs,
         batch_size=batch_size,
         from_logits=True,
-        optimizer=_optimizer(teacher_steps, alpha=0.1),
+        optimizer=optimizer(teacher_steps, alpha=0.1),
         metrics=("accuracy",),
         validation_data=_test_set(data),
         seed=seed,
         verbose=verbose,
     )
-    rounds = [
+    results = [
         {
             "round": r.round,
-            "test": _evaluate(r.model, data),
+            "test": evaluate(r.model, data),
             "pseudo_labels": r.pseudo_labels,
             "history": _floats(r.history),
         }
         for r in records
     ]
-    return records[-1].model, records[-1].history, {"rounds": rounds}
+    return records[-1].model, records[-1].history, {"rounds": results}
 
 
-_RECIPE_FUNCTIONS = {"plain": _plain, "distill": _distill, "noisy-student": _noisy_student}
+#: The recipes by name: `fn(data, layers, *, epochs, batch_size, width, seed, verbose=0)` trains on a
+#: `TrainData` with tfaug `layers` and returns `(model, history, extra)`: the small CNN to report, its
+#: `History.history`, and further JSON-ready results (the teacher's, each round's).
+RECIPES = {"plain": _plain, "distill": _distill, "noisy-student": _noisy_student}
 
 
 def _say(verbose, text):
@@ -322,8 +355,8 @@ def _logits(model, images, batch_size=512):
     )
 
 
-def _evaluate(model, data):
-    """Test accuracy and mean cross-entropy of a logits model."""
+def evaluate(model, data):
+    """`{"accuracy", "loss"}` of a logits model on `data`'s test split (mean cross-entropy)."""
     logits = _logits(model, data.x_test)
     loss = keras.losses.sparse_categorical_crossentropy(data.y_test, logits, from_logits=True)
     return {"accuracy": float(np.mean(np.argmax(logits, -1) == data.y_test)), "loss": float(np.mean(loss))}
@@ -381,7 +414,9 @@ def train(
         (out / name).unlink(missing_ok=True)
     keras.utils.set_random_seed(seed)
     start = time.time()
-    model, history, extra = _RECIPE_FUNCTIONS[recipe](data, layers, epochs, batch_size, width, seed, verbose)
+    model, history, extra = RECIPES[recipe](
+        data, layers, epochs=epochs, batch_size=batch_size, width=width, seed=seed, verbose=verbose
+    )
     seconds = time.time() - start
     predicted = np.argmax(_logits(model, data.x_test), -1)
     k = data.info.num_classes
@@ -395,7 +430,7 @@ def train(
         },
         "augment": [layer.get_config() for layer in layers],
         "history": _floats(history),
-        "test": _evaluate(model, data),
+        "test": evaluate(model, data),
         "confusion_matrix": confusion.tolist(),
         "parameters": int(model.count_params()),
         "train_seconds": round(seconds, 1),
@@ -411,4 +446,17 @@ def train(
     return metrics
 
 
-__all__ = ["RECIPES", "TrainData", "load_data", "small_cnn", "train", "wide_cnn"]
+__all__ = [
+    "RECIPES",
+    "TrainData",
+    "augmenter",
+    "evaluate",
+    "fit_classifier",
+    "fit_student",
+    "load_data",
+    "optimizer",
+    "pipeline",
+    "small_cnn",
+    "train",
+    "wide_cnn",
+]

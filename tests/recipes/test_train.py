@@ -53,7 +53,7 @@ def test_small_cnn_ends_in_global_average_pooling_and_dense_logits():
 
 def test_augmenter_is_seeded_by_batch_index_and_returns_float_images():
     layer = tfaug.CutMix(num_classes=3, seed=0)
-    augment = recipe.augmenter([layer], channels=1)
+    augment = recipe.augmenter([layer])
     images = tf.constant(np.random.default_rng(0).integers(0, 256, (6, 12, 10, 1)), tf.uint8)
     labels = tf.one_hot([0, 1, 2, 0, 1, 2], 3)
     first = augment(tf.constant(5, tf.int64), (images, labels))
@@ -66,18 +66,50 @@ def test_augmenter_is_seeded_by_batch_index_and_returns_float_images():
     np.testing.assert_allclose(tf.reduce_sum(first[1], -1), 1.0, rtol=1e-6)
 
 
-def test_policy_layers_run_on_gray_images_through_rgb():
-    # RandAugment's "color" op needs RGB: gray images go to RGB and back, which gives channel 0 of the RGB result.
-    layer = tfaug.RandAugment(num_ops=2, magnitude=9, ops=("color", "contrast"), seed=3)
+def test_policy_layers_get_gray_images_as_they_are():
+    # RandAugment's "color" op is the identity on one channel (PIL's mode "L"): the layer sees the gray
+    # batch itself, and its result is channel 0 of what it does to the batch's RGB copy.
+    channels = []
+
+    class Recording(tfaug.RandAugment):
+        def augment(self, inputs, seed=None):
+            channels.append(inputs[0].shape[-1])
+            return super().augment(inputs, seed=seed)
+
+    layer = Recording(num_ops=2, magnitude=9, ops=("color", "contrast"), seed=3)
     gray = tf.constant(np.random.default_rng(1).integers(0, 256, (4, 8, 8, 1)), tf.float32)
     labels = tf.zeros([4, 2])
     index = tf.constant(2, tf.int64)
-    images, _ = recipe.augmenter([layer], channels=1)(index, (gray, labels))
-    assert images.shape == (4, 8, 8, 1)
+    images, _ = recipe.augmenter([layer])(index, (gray, labels))
+    assert channels == [1] and images.shape == (4, 8, 8, 1)
     rgb, _ = layer.augment((tf.image.grayscale_to_rgb(gray), labels), seed=layer.seed_for_index(index))
     np.testing.assert_array_equal(images, rgb[..., :1])
-    np.testing.assert_array_equal(rgb[..., 0], rgb[..., 2])  # the ops keep R = G = B
     assert not np.array_equal(images, gray)
+
+
+def test_pipeline_yields_augmented_float_batches_with_one_hot_labels():
+    x = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 1), dtype=np.uint8)
+    y = np.arange(10) % 3
+    ds, steps = recipe.pipeline(x, y, 3, [tfaug.Cutout(size=0.5, seed=0)], batch_size=4, seed=0)
+    assert steps == 2  # the last partial batch of a pass is dropped
+    images, labels = next(iter(ds))
+    assert images.dtype == tf.float32 and images.shape == (4, 8, 8, 1)
+    assert labels.shape == (4, 3) and set(np.asarray(labels).sum(-1)) == {1.0}
+
+
+def test_train_runs_the_recipe_registered_under_its_name(tmp_path, monkeypatch):
+    calls = []
+
+    def untrained(data, layers, *, epochs, batch_size, width, seed, verbose=0):
+        calls.append((epochs, batch_size, width, seed))
+        return recipe.small_cnn(data.image_shape, data.info.num_classes, width=1), {"loss": [1.0]}, {"note": "ok"}
+
+    monkeypatch.setitem(recipe.RECIPES, "untrained", untrained)
+    data = recipe.load_data("digits", size=8)
+    metrics = recipe.train(data, tmp_path, recipe="untrained", epochs=2, batch_size=8, width=3, seed=5, verbose=0)
+    assert calls == [(2, 8, 3, 5)]
+    assert metrics["settings"]["recipe"] == "untrained" and metrics["note"] == "ok"
+    assert metrics["history"] == {"loss": [1.0]}
 
 
 @pytest.mark.parametrize(
