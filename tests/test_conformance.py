@@ -362,6 +362,27 @@ def test_mixing_layers_reject_bad_inputs_by_name(cls, small_photos):
         layer((images > 100, labels))
 
 
+@pytest.mark.parametrize("cls", MIXING, ids=[cls.__name__ for cls in MIXING])
+def test_a_batch_of_one_passes_through_alike_in_every_execution_mode(cls, small_photos):
+    layer = make(cls)
+    images, labels = tf.constant(small_photos[:1]), tf.constant([3])
+    seed = tf.constant([1, 2], tf.int64)
+
+    def run(images, labels):
+        return layer.augment((images, labels), seed=seed)
+
+    eager = run(images, labels)
+    graph = tf.function(run)(images, labels)
+    jit = tf.function(run, jit_compile=True)(images, labels)
+    unknown_batch = [tf.TensorSpec([None, 24, 40, 3], tf.uint8), tf.TensorSpec([None], tf.int32)]
+    unknown = tf.function(run, input_signature=unknown_batch)(images, labels)
+    dataset = next(iter(tf.data.Dataset.from_tensors((images, labels)).map(run)))
+    np.testing.assert_array_equal(eager[0], small_photos[:1])
+    assert eager[1].shape == (1, NUM_CLASSES) and abs(float(tf.reduce_sum(eager[1])) - 1) < 1e-6
+    for other in (graph, jit, unknown, dataset):
+        assert_same(other, eager)
+
+
 def test_model_with_erasing_layers_fits_on_a_mixing_pipeline(small_photos):
     # 17 images in batches of 4: the last batch holds one image, which the mixers must pass through.
     images = np.resize(small_photos, [17, 24, 40, 3])

@@ -10,7 +10,11 @@ from tfaug.ops.mixing import PAIRINGS
 
 
 class MixingLayer(BaseAugmentation):
-    """Base of the mixing layers: labels required, at least 2 images, a partner for every image.
+    """Base of the mixing layers: labels required, a batch of images, a partner for every image.
+
+    An image that has no other image to mix with (a batch of one, such as the last partial batch of a
+    dataset) passes through unchanged, with its labels made dense (and smoothed by `MixUpCutMix`): the
+    same eagerly, in `tf.function`, in `tf.data` and under `jit_compile`.
 
     Args:
         pairing: how image i finds its partner. `"permute"` (default): a random cyclic permutation, so

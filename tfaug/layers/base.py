@@ -194,14 +194,9 @@ class BaseAugmentation(keras.layers.Layer):
             )
 
     def _check_mixable(self, images, unbatched):
-        owner = self._name_for_errors
         if unbatched:
-            raise ValueError(f"{owner} mixes images of a batch: pass `images` as [batch, height, width, channels].")
-        batch = images.shape[0]
-        if batch is not None and batch < 2:
             raise ValueError(
-                f"{owner} mixes images of a batch, so it needs at least 2 images, got a batch of {batch}. "
-                f"(In tf.data, a last partial batch of 1 is passed through unchanged.)"
+                f"{self._name_for_errors} mixes images of a batch: pass `images` as [batch, height, width, channels]."
             )
 
     def _dense_labels(self, labels):
