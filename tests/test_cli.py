@@ -32,7 +32,8 @@ def test_preview_reads_a_user_folder(tmp_path):
         Image.fromarray(np.full((20, 30, 3), colour, np.uint8)).save(folder / name / "a.png")
     (folder / "notes.txt").write_text("not an image")
     out = tmp_path / "grid.png"
-    code = cli.main(["preview", "--augment", "mixup_cutmix", "--images", str(folder), "--size", "16", "--out", str(out)])
+    argv = ["preview", "--augment", "mixup_cutmix", "--images", str(folder), "--size", "16", "--out", str(out)]
+    code = cli.main(argv)
     assert code == 0 and out.exists()
 
 
@@ -40,6 +41,8 @@ def test_preview_reads_a_user_folder(tmp_path):
     "argv, message",
     [
         (["preview", "--augment", "cutmix,shear", "--out", "{tmp}/g.png"], "unknown augmentation shear"),
+        (["preview", "--augment", "cutmix,rand-n2-x9", "--out", "{tmp}/g.png"], "cannot parse 'x9'"),
+        (["preview", "--augment", "rand-n2-m99", "--out", "{tmp}/g.png"], "--augment 'rand-n2-m99': `magnitude`"),
         (["preview", "--augment", " , ", "--out", "{tmp}/g.png"], "at least one name"),
         (["preview", "--augment", "cutmix", "--out", "{tmp}/exists.png"], "pass --overwrite"),
         (["preview", "--augment", "cutmix", "--out", "{tmp}/missing/g.png"], "does not exist"),
@@ -61,8 +64,57 @@ def test_help_lists_the_augmentations(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["preview", "--help"])
     assert exit_info.value.code == 0
-    text = capsys.readouterr().out
-    assert all(name in text for name in cli.AUGMENTATIONS)
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(f"{name}:" in text for name in tfaug.layers.AUGMENTATIONS)
+    assert all(alias in text for alias in cli.ALIASES) and "rand-n2-m9-mstd0.5" in text
+
+
+# -- names --------------------------------------------------------------------------------------------------
+
+
+def test_augment_names_are_the_registry_names_and_earlier_names_are_aliases():
+    names = list(tfaug.layers.AUGMENTATIONS)
+    assert cli.parse_augmentations(",".join(names)) == names
+    assert set(cli.SETTINGS) <= set(names)
+    old = cli.parse_augmentations("randaugment, autoaugment,trivialaugment,augmix,mixup-cutmix")
+    assert old == ["rand_augment", "auto_augment", "trivial_augment_wide", "aug_mix", "mixup_cutmix"]
+    built = [cli.build_layer(name, 10, seed=0) for name in names]
+    assert [type(layer) for layer in built] == list(tfaug.layers.AUGMENTATIONS.values())
+    cutout = built[names.index("cutout")]
+    assert (cutout.size, cutout.fill_value) == (0.4, 128)  # the command's settings
+
+
+def test_a_layer_added_to_the_registry_is_an_augment_name(monkeypatch):
+    class Identity(tfaug.layers.Cutout):
+        pass
+
+    monkeypatch.setitem(tfaug.layers.AUGMENTATIONS, "identity", Identity)
+    assert cli.parse_augmentations("identity,cutmix") == ["identity", "cutmix"]
+    assert type(cli.build_layer("identity", 3, seed=0)) is Identity
+
+
+def test_recipe_choices_are_the_recipes_registry(monkeypatch):
+    from recipes import train as recipe
+
+    assert set(cli.DEFAULT_AUGMENT) == set(recipe.RECIPES)
+    monkeypatch.setitem(recipe.RECIPES, "custom", recipe.RECIPES["plain"])
+    args = cli.build_parser().parse_args(["train", "--recipe", "custom", "--out", "unused"])
+    assert args.recipe == "custom"
+
+
+def test_randaugment_strings_are_parsed_with_from_string():
+    assert cli.parse_augmentations("rand-n2-m9-mstd0.5,cutmix") == ["rand-n2-m9-mstd0.5", "cutmix"]
+    layer = cli.build_layer("rand-n3-m7-mstd0.5-p0.8", 10, seed=4)
+    assert isinstance(layer, tfaug.RandAugment)
+    assert (layer.num_ops, layer.magnitude, layer.magnitude_std, layer.probability) == (3, 7, 0.5, 0.8)
+    assert layer.num_classes == 10 and layer.seed == 4
+
+
+def test_preview_with_a_randaugment_string(tmp_path, capsys):
+    out = tmp_path / "ra.png"
+    argv = ["preview", "--augment", "rand-n2-m9-mstd0.5,cutmix", "--size", "16", "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert f"wrote {out}" in capsys.readouterr().out and out.exists()
 
 
 # -- train ------------------------------------------------------------------------------------------------
@@ -123,6 +175,18 @@ def test_train_writes_every_output_with_sane_numbers(tmp_path, capsys, recipe, a
     assert np.mean(logits.argmax(-1) == test[1]) == pytest.approx(accuracy)
 
 
+def test_train_with_a_randaugment_string_on_gray_digits(tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--augment", "rand-n2-m9-mstd0.5", "--epochs", "1", "--size", "8", "--batch-size", "32",
+            "--width", "2", "--out", str(out)]
+    assert cli.main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["augment"] == ["rand-n2-m9-mstd0.5"]
+    [config] = metrics["augment"]
+    assert (config["num_ops"], config["magnitude"], config["magnitude_std"]) == (2, 9, 0.5)
+    assert metrics["data"]["image_shape"] == [8, 8, 1] and math.isfinite(metrics["test"]["loss"])
+
+
 def test_train_on_an_image_folder_and_overwrite(tmp_path, capsys):
     folder = tmp_path / "imgs"
     rng = np.random.default_rng(0)
@@ -149,6 +213,9 @@ def test_train_on_an_image_folder_and_overwrite(tmp_path, capsys):
     "argv, message",
     [
         (["train", "--augment", "cutmix,warp", "--out", "{tmp}/r"], "unknown augmentation warp"),
+        (["train", "--augment", "rand-m9-m5", "--out", "{tmp}/r"], "--augment 'rand-m9-m5': 'm' is given twice"),
+        (["train", "--recipe", "noisy-student", "--augment", "rand-n2,label-smoothing", "--out", "{tmp}/r"],
+         "label_smoothing changes labels"),
         (["train", "--recipe", "fixmatch", "--out", "{tmp}/r"], "invalid choice: 'fixmatch'"),
         (["train", "--dataset", "folder:{tmp}/empty", "--out", "{tmp}/r"], "holds no images"),
         (["train", "--dataset", "folder:{tmp}/nowhere", "--out", "{tmp}/r"], "does not exist"),

@@ -1,12 +1,15 @@
 """The `tfaug` command line (also `python -m tfaug`).
 
     tfaug train --out runs/digits                            # a small CNN on the embedded digits, ~1 minute
-    tfaug train --dataset folder:photos --augment randaugment,cutmix --recipe distill --out runs/photos
+    tfaug train --dataset folder:photos --augment rand_augment,cutmix --recipe distill --out runs/photos
     tfaug preview --augment cutmix,mixup --out grid.png     # real photos from scikit-image, offline
+    tfaug preview --augment rand-n2-m9-mstd0.5 --out ra.png  # a timm-style RandAugment string
     tfaug bench --only tfaug --rounds 5                      # benchmarks/throughput.py's table
 
-A user's mistake ends with one `tfaug: error: ...` line and exit status 2, never a traceback. The
-library never imports `recipes` (the training recipes); this module does.
+`--augment` names are those of `tfaug.layers.AUGMENTATIONS` (the `tfaug.data` map functions), built
+with the settings in `SETTINGS`; the names before them stay accepted (`ALIASES`). `--recipe` names are
+those of `recipes.train.RECIPES`. A user's mistake ends with one `tfaug: error: ...` line and exit status
+2, never a traceback. The library never imports `recipes` (the training recipes); this module does.
 
 TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU features) go to stderr while TensorFlow is
 imported, and they are shown here as in any program: TensorFlow is imported with the `tfaug` package,
@@ -21,24 +24,29 @@ import logging
 import pathlib
 import sys
 
-#: name -> (factory(num_classes, seed) building the layer, one-line description)
-AUGMENTATIONS = {
-    "cutmix": (lambda k, seed: _layers().CutMix(num_classes=k, seed=seed), "CutMix, alpha 1"),
-    "mixup": (lambda k, seed: _layers().MixUp(num_classes=k, seed=seed), "MixUp, alpha 0.2"),
-    "mixup_cutmix": (
-        lambda k, seed: _layers().MixUpCutMix(num_classes=k, seed=seed),
-        "MixUp/CutMix switch with label smoothing 0.1 (DeiT)",
-    ),
-    "cutout": (lambda k, seed: _layers().Cutout(size=0.4, fill_value=128, seed=seed), "Cutout, 40% sides"),
-    "random_erasing": (
-        lambda k, seed: _layers().RandomErasing(probability=1.0, fill="pixel", seed=seed),
-        "Random Erasing, noise fill",
-    ),
-    "label_smoothing": (lambda k, seed: _layers().LabelSmoothing(0.1, num_classes=k), "label smoothing 0.1"),
-    "randaugment": (lambda k, seed: _layers().RandAugment(seed=seed), "RandAugment, 2 ops at magnitude 9 (timm m9)"),
-    "autoaugment": (lambda k, seed: _layers().AutoAugment("imagenet", seed=seed), "AutoAugment, ImageNet policy"),
-    "trivialaugment": (lambda k, seed: _layers().TrivialAugmentWide(seed=seed), "TrivialAugment Wide"),
-    "augmix": (lambda k, seed: _layers().AugMix(seed=seed), "AugMix, severity 3, width 3"),
+import tfaug
+from tfaug.layers import AUGMENTATIONS
+
+#: The command's settings of a layer, by registry name: constructor arguments (beside `num_classes` and
+#: `seed`) and a description. A layer without an entry is built with its defaults.
+SETTINGS = {
+    "cutmix": ({}, "CutMix, alpha 1"),
+    "mixup": ({}, "MixUp, alpha 0.2"),
+    "mixup_cutmix": ({}, "MixUp/CutMix switch with label smoothing 0.1 (DeiT)"),
+    "cutout": ({"size": 0.4, "fill_value": 128}, "Cutout, 40% sides"),
+    "random_erasing": ({"probability": 1.0, "fill": "pixel"}, "Random Erasing, noise fill"),
+    "label_smoothing": ({"label_smoothing": 0.1}, "label smoothing 0.1"),
+    "rand_augment": ({}, "RandAugment, 2 ops at magnitude 9 (timm m9)"),
+    "auto_augment": ({"policy": "imagenet"}, "AutoAugment, ImageNet policy"),
+    "trivial_augment_wide": ({}, "TrivialAugment Wide"),
+    "aug_mix": ({}, "AugMix, severity 3, width 3"),
+}
+#: Earlier `--augment` names, still accepted.
+ALIASES = {
+    "randaugment": "rand_augment",
+    "autoaugment": "auto_augment",
+    "trivialaugment": "trivial_augment_wide",
+    "augmix": "aug_mix",
 }
 
 
@@ -46,20 +54,69 @@ class UsageError(Exception):
     """A mistake on the command line: reported in one line, exit status 2."""
 
 
-def _layers():
-    import tfaug.layers
-
-    return tfaug.layers
-
-
 def parse_augmentations(text):
-    names = [name.strip().replace("-", "_") for name in text.split(",") if name.strip()]
-    if not names:
+    """`--augment`'s comma-separated entries as registry names (aliases resolved) or RandAugment strings.
+
+    An entry is a registry name (`-` may stand for `_`), an alias, or a timm-style RandAugment string such as
+    `rand-n2-m9-mstd0.5` (`tfaug.RandAugment.from_string`), checked here.
+
+    Raises:
+        UsageError: no entry, an unknown name or a malformed RandAugment string.
+    """
+    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+    if not entries:
         raise UsageError("--augment needs at least one name, e.g. --augment cutmix,mixup")
-    unknown = [name for name in names if name not in AUGMENTATIONS]
+    unknown = [entry for entry in entries if _canonical(entry) is None]
     if unknown:
-        raise UsageError(f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
-    return names
+        raise UsageError(
+            f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}, or a "
+            "RandAugment string like rand-n2-m9-mstd0.5"
+        )
+    specs = [_canonical(entry) for entry in entries]
+    for spec in specs:
+        layer_class(spec)  # a malformed RandAugment string fails now, before any work
+    return specs
+
+
+def _canonical(entry):
+    """The registry name of `entry`, `entry` itself when it is a RandAugment string, else None."""
+    name = entry.replace("-", "_")
+    name = ALIASES.get(name, name)
+    if name in AUGMENTATIONS:
+        return name
+    return entry if entry.split("-")[0] == "rand" else None
+
+
+def layer_class(spec):
+    """The layer class of a parsed `--augment` entry (a RandAugment string is checked by building it)."""
+    if spec in AUGMENTATIONS:
+        return AUGMENTATIONS[spec]
+    build_layer(spec, num_classes=None, seed=0)
+    return tfaug.RandAugment
+
+
+def build_layer(spec, num_classes, seed):
+    """The layer of a parsed `--augment` entry, with the command's settings, `num_classes` and `seed`."""
+    if spec in AUGMENTATIONS:
+        kwargs = SETTINGS.get(spec, ({}, None))[0]
+        return AUGMENTATIONS[spec](num_classes=num_classes, seed=seed, **kwargs)
+    try:
+        return tfaug.RandAugment.from_string(spec, num_classes=num_classes, seed=seed)
+    except ValueError as error:
+        message = str(error)
+        if "`config`" in message:
+            raise UsageError(message.replace("`config`", "--augment").rstrip(".")) from error
+        raise UsageError(f"--augment {spec!r}: {message.rstrip('.')}") from error
+
+
+def _described():
+    """`name: description` of every registry name, for the help texts."""
+    parts = [f"{name}: {SETTINGS.get(name, ({}, cls.__name__))[1]}" for name, cls in AUGMENTATIONS.items()]
+    aliases = ", ".join(f"{alias} ({name})" for alias, name in ALIASES.items())
+    return (
+        f"{'; '.join(parts)}; or a timm-style RandAugment string such as rand-n2-m9-mstd0.5 (keys n, m, mstd, "
+        f"p). Earlier names still accepted: {aliases}"
+    )
 
 
 def _check_output(path, overwrite):
@@ -90,13 +147,12 @@ def preview(args):
     else:
         images, image_classes = samples.sample_photos(size=args.size)
     class_names = sorted(set(image_classes), key=image_classes.index)
-    if len(images) < 2 and any(name in MIXING for name in names):
+    if len(images) < 2 and any(layer_class(spec).mixes_batch for spec in names):
         raise UsageError("mixing needs at least 2 images; the folder has 1")
     labels = tf.one_hot([class_names.index(c) for c in image_classes], len(class_names))
     batch = (tf.constant(images), labels)
     for index, name in enumerate(names):
-        layer = AUGMENTATIONS[name][0](len(class_names), args.seed + index)
-        batch = layer(batch, training=True)
+        batch = build_layer(name, len(class_names), args.seed + index)(batch, training=True)
     augmented, mixed_labels = batch
     augmentation_grid(
         images,
@@ -110,17 +166,14 @@ def preview(args):
     print(f"wrote {out}")
 
 
-MIXING = ("cutmix", "mixup", "mixup_cutmix")
-#: Augmentations that change labels: not usable as the noisy student's input noise.
-LABEL_CHANGING = MIXING + ("label_smoothing",)
-RECIPES = ("plain", "distill", "noisy-student")
 TRAIN_DEFAULTS = {"epochs": 50, "batch_size": 64}
 #: Default --augment of each recipe: the noisy student's noise must leave labels alone.
 DEFAULT_AUGMENT = {"plain": "mixup", "distill": "mixup", "noisy-student": "random_erasing"}
 
 
 def train(args):
-    augment = DEFAULT_AUGMENT[args.recipe] if args.augment is None else args.augment
+    # A recipe without a default here trains without augmentation: safe whatever it does with labels.
+    augment = DEFAULT_AUGMENT.get(args.recipe, "none") if args.augment is None else args.augment
     names = [] if augment.strip().lower() == "none" else parse_augmentations(augment)
     if args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
@@ -136,12 +189,12 @@ def train(args):
     if args.recipe == "noisy-student":
         if fraction == 1:
             raise UsageError("--recipe noisy-student needs unlabeled images: --labeled-fraction below 1")
-        changing = [name for name in names if name in LABEL_CHANGING]
+        changing = [name for name in names if layer_class(name).transforms_labels]
         if changing:
             raise UsageError(
                 f"--recipe noisy-student uses --augment as noise on images only; {', '.join(changing)} "
                 f"{'changes' if len(changing) == 1 else 'change'} labels (use e.g. random_erasing, cutout or "
-                "randaugment)"
+                "rand_augment)"
             )
     if args.data_dir and not args.dataset.startswith("tfds:"):
         raise UsageError("--data-dir applies to --dataset tfds:NAME only")
@@ -151,10 +204,9 @@ def train(args):
     if out.exists() and not args.overwrite:
         raise UsageError(f"{out} exists; pass --overwrite to write into it")
     logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS warns about missing data before its error
-    from recipes import train as recipe
-
+    recipe = _recipes()
     if fraction is None:
-        fraction = recipe.DEFAULT_LABELED_FRACTION[args.recipe]
+        fraction = recipe.DEFAULT_LABELED_FRACTION.get(args.recipe)
     try:
         data = recipe.load_data(
             args.dataset, size=args.size, labeled_fraction=fraction, seed=args.seed, data_dir=args.data_dir
@@ -162,7 +214,7 @@ def train(args):
     except ValueError as error:
         raise UsageError(_as_options(str(error))) from error
     k = data.info.num_classes
-    layers = [AUGMENTATIONS[name][0](k, args.seed + index) for index, name in enumerate(names)]
+    layers = [build_layer(name, k, args.seed + index) for index, name in enumerate(names)]
     settings = {
         "command": "tfaug train",
         "dataset": args.dataset,
@@ -233,6 +285,13 @@ def bench(args):
     module.main(args.passed_through, parser=parser)
 
 
+def _recipes():
+    """`recipes.train`, imported when the parser is built (its `RECIPES` are `--recipe`'s choices)."""
+    from recipes import train
+
+    return train
+
+
 class _Parser(argparse.ArgumentParser):
     """Reports a usage mistake as one `tfaug: error: ...` line (via `UsageError`), not usage text."""
 
@@ -243,7 +302,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     parser = _Parser(prog="tfaug", description="Image augmentation for Keras / TensorFlow.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,preview,bench}")
-    described = "; ".join(f"{name}: {text}" for name, (_, text) in AUGMENTATIONS.items())
+    described = _described()
 
     t = commands.add_parser(
         "train",
@@ -269,7 +328,7 @@ def build_parser():
     t.add_argument(
         "--recipe",
         default="plain",
-        choices=RECIPES,
+        choices=list(_recipes().RECIPES),
         help="plain: supervised; distill: a wider CNN teacher distilled into the small CNN; noisy-student: a "
         "teacher pseudo-labels the unlabeled images for a noised student (--augment is its noise) (default plain)",
     )
@@ -315,8 +374,8 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
     try:
+        parser = build_parser()
         args, rest = parser.parse_known_args(argv)
         if rest and args.command != "bench":
             parser.parse_args(argv)  # reports the unknown arguments as the command's own error
