@@ -12,18 +12,13 @@ runs both stages, and `recipes.transfer` re-exports these names.
     >>> compile_fine_tuning(model, lr=1e-4, backbone_lr_factor=0.1).fit(train_ds, epochs=10)
 """
 
-import numbers
 import re
 
 import keras
 
+from tfaug import validation as v
+
 __all__ = ["compile_feature_extraction", "compile_fine_tuning", "fine_tuning_optimizer"]
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"`{name}` must be a number > 0, got {value!r}.")
-    return float(value)
 
 
 def _make_optimizer(optimizer, lr):
@@ -68,8 +63,8 @@ def fine_tuning_optimizer(model, lr, backbone_lr_factor=0.1, optimizer="adam"):
         ValueError: for a bad `lr`, `backbone_lr_factor` or `optimizer`, or if a head variable shares a path
             with a backbone variable (it would silently get the backbone's learning rate).
     """
-    lr = _check_positive("lr", lr)
-    backbone_lr_factor = _check_positive("backbone_lr_factor", backbone_lr_factor)
+    lr = v.check_positive("lr", lr)
+    backbone_lr_factor = v.check_positive("backbone_lr_factor", backbone_lr_factor)
     backbone_paths = [variable.path for variable in model.backbone.trainable_variables]
     backbone_ids = {id(variable) for variable in model.backbone.trainable_variables}
     clashes = [v.path for v in model.trainable_variables if id(v) not in backbone_ids and v.path in backbone_paths]
@@ -109,7 +104,7 @@ def compile_feature_extraction(model, lr=1e-3, optimizer="adam", loss=None, metr
     """
     model.freeze_backbone()
     loss, metrics = _compile_arguments(loss, metrics)
-    optimizer = _make_optimizer(optimizer, _check_positive("lr", lr))
+    optimizer = _make_optimizer(optimizer, v.check_positive("lr", lr))
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, **compile_kwargs)
     return model
 

@@ -23,7 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 import tfaug
-from recipes.pseudo_labels import PseudoLabels, _check_model, _check_selection, _images_only, pseudo_label
+from recipes import checks
+from recipes.pseudo_labels import PseudoLabels, pseudo_label
 from tfaug import validation as v
 
 #: RandAugment ops that need RGB images; left out of the default noise for gray images.
@@ -135,7 +136,7 @@ def run_noisy_student(
     unlabeled_ratio = v.check_positive("unlabeled_ratio", unlabeled_ratio, allow_zero=True)
     epochs = v.check_int("epochs", epochs, low=1)
     if teacher is not None:
-        _check_model("teacher", teacher)
+        checks.check_model("teacher", teacher)
         if teacher_epochs is not None:
             raise ValueError(
                 "`teacher_epochs` must be None with a trained `teacher` (round 0 is not trained), "
@@ -143,9 +144,9 @@ def run_noisy_student(
             )
     teacher_epochs = epochs if teacher_epochs is None else v.check_int("teacher_epochs", teacher_epochs, low=1)
     batch_size = v.check_int("batch_size", batch_size, low=1)
-    _check_selection(threshold, soft, balance, from_logits)
+    checks.check_selection(threshold, soft, balance, from_logits)
     labeled = _images_labels(labeled_ds)
-    image_spec = _images_only(unlabeled_ds).element_spec
+    image_spec = checks.images_only(unlabeled_ds).element_spec
     if labeled.element_spec[0].dtype != image_spec.dtype:
         raise ValueError(
             f"`labeled_ds` and `unlabeled_ds` must yield images of the same dtype, got "
@@ -256,7 +257,7 @@ def _fresh(optimizer):
 
 
 def _num_classes(model, round_index):
-    _check_model(f"make_model({round_index})", model)
+    checks.check_model(f"make_model({round_index})", model)
     try:
         shape = model.output_shape
     except (AttributeError, ValueError):

@@ -12,12 +12,11 @@ CVPR 2020 (confidence threshold 0.3, per-class balancing by top-K and duplicatio
 """
 
 import dataclasses
-import numbers
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from recipes import checks
 from tfaug import validation as v
 
 
@@ -79,10 +78,10 @@ def pseudo_label(teacher, unlabeled_ds, *, threshold=0.3, soft=True, balance=Non
         >>> result = pseudo_label(teacher, unlabeled, threshold=0.3, balance="auto")
         >>> result.summary["kept"], result.dataset().batch(64)
     """
-    _check_model("teacher", teacher)
-    threshold = _check_selection(threshold, soft, balance, from_logits)
+    checks.check_model("teacher", teacher)
+    threshold = checks.check_selection(threshold, soft, balance, from_logits)
     batch_size = v.check_int("batch_size", batch_size, low=1)
-    images, probs = _predict(teacher, _images_only(unlabeled_ds), batch_size, from_logits)
+    images, probs = _predict(teacher, checks.images_only(unlabeled_ds), batch_size, from_logits)
     confidence, classes = probs.max(axis=1), probs.argmax(axis=1)
     num_classes = probs.shape[1]
     kept = np.flatnonzero(confidence >= threshold)
@@ -131,43 +130,6 @@ def _balance(kept, classes, confidence, num_classes, k):
         if len(members):
             chosen.append(members[np.arange(k) % len(members)])
     return np.concatenate(chosen) if chosen else kept[:0]
-
-
-def _images_only(ds):
-    """`ds` as unbatched images; ValueError unless it yields single image tensors."""
-    spec = getattr(ds, "element_spec", None)
-    if not isinstance(spec, tf.TensorSpec):
-        raise ValueError(
-            "`unlabeled_ds` must be a tf.data.Dataset that yields images only (no labels), got "
-            f"element_spec {spec!r}; map it with `lambda image, label: image` first."
-        )
-    if spec.shape.rank not in (3, 4):
-        raise ValueError(f"`unlabeled_ds` must yield images [H, W, C] or batches [B, H, W, C], got {spec.shape}.")
-    return ds.unbatch() if spec.shape.rank == 4 else ds
-
-
-def _check_selection(threshold, soft, balance, from_logits):
-    """Checks `pseudo_label`'s selection arguments; returns `threshold` as a float."""
-    threshold = v.check_probability("threshold", threshold)
-    _check_bool("soft", soft)
-    _check_bool("from_logits", from_logits)
-    if not (balance is None or balance == "auto" or (_is_int(balance) and balance >= 1)):
-        raise ValueError(f"`balance` must be None, a positive int or 'auto', got {balance!r}.")
-    return threshold
-
-
-def _check_model(name, model):
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"`{name}` must be a keras.Model, got {type(model).__name__}: {model!r}.")
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 __all__ = ["PseudoLabels", "pseudo_label"]

@@ -30,11 +30,11 @@ import os
 import keras
 
 from recipes.fine_tuning import (
-    _check_positive,
     compile_feature_extraction,
     compile_fine_tuning,
     fine_tuning_optimizer,
 )
+from tfaug import validation as v
 
 __all__ = [
     "TransferClassifier",
@@ -367,9 +367,9 @@ def fit_transfer(
     _check_int("head_epochs", head_epochs, 0)
     _check_int("finetune_epochs", finetune_epochs, 0)
     # Stage 2's arguments are checked before stage 1 runs, not after it.
-    lr = _check_positive("lr", lr)
-    finetune_lr = _check_positive("finetune_lr", lr if finetune_lr is None else finetune_lr)
-    _check_positive("backbone_lr_factor", backbone_lr_factor)
+    lr = v.check_positive("lr", lr)
+    finetune_lr = v.check_positive("finetune_lr", lr if finetune_lr is None else finetune_lr)
+    v.check_positive("backbone_lr_factor", backbone_lr_factor)
     model._first_unfrozen(unfreeze_from)
     fit = dict(validation_data=val_ds, callbacks=callbacks, verbose=verbose)
     head_history = finetune_history = None

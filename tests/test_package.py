@@ -1,7 +1,9 @@
 """The package as a whole: what `import tfaug` does (and does not do), and the layers' registry by name."""
 
+import ast
 import inspect
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -112,3 +114,50 @@ def test_registry_names_are_the_data_map_functions():
 )
 def test_registry_name_is_the_layer_module(name):
     assert AUGMENTATIONS[name].__module__ == f"tfaug.layers.{name}"
+
+
+# -- public API only ------------------------------------------------------------------------------------------
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _private(name):
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _private_uses(tree):
+    """`(line, what)` of private names taken from other modules: imported, or read off an imported module."""
+    found, imported = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                imported.add((alias.asname or alias.name).split(".")[0])
+                if any(_private(part) for part in alias.name.split(".")):
+                    found.append((node.lineno, f"import {alias.name}"))
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            if any(_private(part) for part in (node.module or "").split(".")):
+                found.append((node.lineno, f"from {module} import ..."))
+            for alias in node.names:
+                imported.add(alias.asname or alias.name)
+                if _private(alias.name):
+                    found.append((node.lineno, f"from {module} import {alias.name}"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in imported:
+                found.append((node.lineno, ast.unparse(node)))
+    return found
+
+
+def test_the_private_name_check_finds_each_form():
+    code = "import a._b\nfrom a._b import c\nfrom a import _c\nfrom . import _d\nimport e\ne.f._g()\nself._h = 1\n"
+    assert [line for line, _ in _private_uses(ast.parse(code))] == [1, 2, 3, 4, 6]
+
+
+@pytest.mark.parametrize("path", sorted([*ROOT.glob("recipes/*.py"), *ROOT.glob("benchmarks/*.py")]),
+                         ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_recipes_and_benchmarks_use_no_private_names_of_other_modules(path):
+    assert _private_uses(ast.parse(path.read_text(), filename=str(path))) == []
