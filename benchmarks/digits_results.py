@@ -7,7 +7,10 @@ training split as the labeled set (143 images); the other 1,294 training images 
 (their labels are never used for training). Every method of one seed sees the same labeled set, so the
 "delta" column is a paired difference.
 
-Methods (all small-CNN rows use the same model and the same optimisation, only the data changes):
+Methods (all small-CNN rows use the same model and the same optimisation, only the data changes): the
+models, the augmented training pipeline and the training are `recipes.train`'s (what `tfaug train` runs):
+`small_cnn` / `wide_cnn`, `pipeline`, `RECIPES["plain"]`, `fit_classifier`, `fit_student` and
+`RECIPES["noisy-student"]`, on a `recipes.train.TrainData` holding this script's splits.
 
 - baseline: no augmentation.
 - + CutMix (`tfaug.CutMix`, alpha 1, probability 1), + MixUpCutMix (`tfaug.MixUpCutMix`, DeiT settings:
@@ -15,7 +18,7 @@ Methods (all small-CNN rows use the same model and the same optimisation, only t
 - + RandAugment for digits: 2 ops at magnitude `RA_MAGNITUDE` on timm's 0..10 scale, from geometric and
   contrast ops only (digits are neither flip- nor colour-invariant; solarize, invert, posterize and
   equalize change the strokes), filled with black, the digits' background. + RandAugment defaults: the 14
-  paper ops at m9, grey fill (the images go through RGB and back, which is exact for gray images).
+  paper ops at m9, grey fill, on the gray images as they are (colour is the identity on gray).
 - knowledge distillation (`recipes.Distiller`, its defaults alpha 0.1, T 10): a 15x larger CNN trained on
   the labeled images with the digits RandAugment teaches the small CNN, on the labeled images, or on all
   training images with alpha 0 (their labels unused). Compared with the small CNN trained alone with the
@@ -26,12 +29,9 @@ Methods (all small-CNN rows use the same model and the same optimisation, only t
 - test-time augmentation (`recipes.TTAClassifier`, no flips): identity + zoomed views (scales 0.9 and
   1.1), or identity + five crops of 14/16 of the side; on the baseline model and on the RandAugment model.
 
-Augmentations run in one `tf.function` per method, through the layer's `augment((images, labels),
-seed=[seed, step])`: the kernels the `tfaug.data` map functions run, drawn per image, fresh for every
-epoch and batch, reproducible. They are drawn up front for the whole run rather than inside a
-`Dataset.map`, because on a small shared CPU tf.data runs a graph of many small ops tens of times slower
-per batch than `tf.function` does (about 50 ms against 2 ms for CutMix on 32 16x16 images here), which
-would dominate these tiny models' training time.
+Augmentations run in `recipes.train.pipeline`'s `tf.data` map after `batch`, through the layers'
+`augment((images, labels), seed=layer.seed_for_index(batch))`: the kernels the `tfaug.data` map functions
+run, drawn per image, fresh for every batch, reproducible; each seed builds its layers with that seed.
 
     python benchmarks/digits_results.py            # the README table: 3 seeds, 6 to 8 minutes on 2 cores
     python benchmarks/digits_results.py --quick    # 1 seed, few epochs: a smoke run
@@ -39,6 +39,7 @@ would dominate these tiny models' training time.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -56,15 +57,16 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import tfaug  # noqa: E402
-from recipes import Distiller  # noqa: E402
 from recipes import TTAClassifier  # noqa: E402
 from recipes import data as recipe_data  # noqa: E402
 from recipes import train as recipe_train  # noqa: E402
 
 NUM_CLASSES = 10
 SIZE = 16
+SHAPE = (SIZE, SIZE, 1)
+WIDTH = 16  # filters of the small CNN's first stage: 24k parameters
 BATCH_SIZE = 32
-LEARNING_RATE = 3e-3
+LEARNING_RATE = recipe_train.LEARNING_RATE
 LABELED_FRACTION = 0.1
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
@@ -121,129 +123,21 @@ def labeled_index(y_train, seed):
     return np.sort(labeled), np.sort(unlabeled)
 
 
-# -- models ------------------------------------------------------------------------------------------------
-
-
-def small_cnn(name="small_cnn"):
-    """The student and baseline: 3 conv stages (16, 32, 64 filters), GAP, dropout, dense logits (24k params)."""
-    return recipe_train.small_cnn((SIZE, SIZE, 1), NUM_CLASSES, width=16, name=name)
-
-
-def wide_cnn(name="wide_cnn"):
-    """The distillation teacher: 3 stages of two convs (32, 64, 128 filters), about 15x the small CNN's cost."""
-    return recipe_train.wide_cnn((SIZE, SIZE, 1), NUM_CLASSES, width=16, name=name)
-
-
 # -- augmentation ------------------------------------------------------------------------------------------
 
-
-def _digits_rand_augment():
-    return tfaug.RandAugment(num_ops=2, magnitude=RA_MAGNITUDE, ops=RA_DIGIT_OPS, fill_value=0, seed=0)
-
-
-class _ViaRGB:
-    """Runs a layer that has colour ops on gray images: gray -> RGB -> layer -> gray (exact: R = G = B)."""
-
-    def __init__(self, layer):
-        self.layer = layer
-
-    def augment(self, inputs, seed=None):
-        images, labels = inputs
-        images, labels = self.layer.augment((tf.image.grayscale_to_rgb(images), labels), seed=seed)
-        return images[..., :1], labels
-
-
 AUGMENTATIONS = {
-    "cutmix": lambda: tfaug.CutMix(alpha=1.0, probability=1.0, seed=0),
-    "mixup_cutmix": lambda: tfaug.MixUpCutMix(num_classes=NUM_CLASSES, label_smoothing=0.1, seed=0),
-    "randaugment": _digits_rand_augment,
-    "randaugment_default": lambda: _ViaRGB(tfaug.RandAugment(seed=0)),
+    "cutmix": lambda seed: tfaug.CutMix(alpha=1.0, probability=1.0, seed=seed),
+    "mixup_cutmix": lambda seed: tfaug.MixUpCutMix(num_classes=NUM_CLASSES, label_smoothing=0.1, seed=seed),
+    "randaugment": lambda seed: tfaug.RandAugment(
+        num_ops=2, magnitude=RA_MAGNITUDE, ops=RA_DIGIT_OPS, fill_value=0, seed=seed
+    ),
+    "randaugment_default": lambda seed: tfaug.RandAugment(seed=seed),
 }
-_COMPILED = {}
 
 
-def _augmenter(name):
-    """One traced function per augmentation for the whole process; the seed is an argument."""
-    if name not in _COMPILED:
-        layer = AUGMENTATIONS[name]()
-
-        def augment(seed, images, labels):
-            return layer.augment((images, labels), seed=seed)
-
-        _COMPILED[name] = tf.function(augment, reduce_retracing=True)
-    return _COMPILED[name]
-
-
-class _EagerNoise:
-    """Input noise for `run_noisy_student`'s tf.data pipeline that runs the traced augmenter.
-
-    Calls `_augmenter(name)` through `tf.py_function` with seeds `[seed, 2**32 + call]`: the same kernels
-    and per-image draws, at `tf.function` speed, traced once per process instead of once per round (see
-    the module docstring). The pipeline's map is sequential, so the call order, and the result, is fixed.
-    """
-
-    def __init__(self, name, seed):
-        self.fn = _augmenter(name)
-        self.seed = seed
-        self.calls = 0
-
-    def _augment(self, images):
-        self.calls += 1
-        seed = tf.constant([self.seed, 2**32 + self.calls], tf.int64)
-        labels = tf.zeros([tf.shape(images)[0], NUM_CLASSES])
-        return self.fn(seed, images, labels)[0]
-
-    def __call__(self, images):
-        out = tf.py_function(self._augment, [images], images.dtype)
-        out.set_shape(images.shape)
-        return out
-
-
-def training_batches(images, labels, *, epochs, seed, augment=None, batch_size=BATCH_SIZE):
-    """All batches of a run: a fresh seeded shuffle each epoch (last partial batch dropped), augmented.
-
-    Returns float32 images `[steps, batch, 16, 16, 1]` in [0, 255] and labels `[steps, batch, 10]`.
-    """
-    rng = np.random.default_rng(seed)
-    n = len(images)
-    per_epoch = n // batch_size
-    order = np.concatenate([rng.permutation(n)[: per_epoch * batch_size] for _ in range(epochs)])
-    x = images[order].reshape((-1, batch_size) + images.shape[1:])
-    y = labels[order].reshape((-1, batch_size) + labels.shape[1:])
-    if augment is not None:
-        fn = _augmenter(augment)
-        out = [fn(tf.constant([seed, step], tf.int64), x[step], y[step]) for step in range(len(x))]
-        x = np.stack([o[0].numpy() for o in out])
-        y = np.stack([o[1].numpy() for o in out])
-    return x.astype(np.float32), y.astype(np.float32)
-
-
-# -- training ----------------------------------------------------------------------------------------------
-
-
-def _optimizer(steps):
-    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=max(1, steps))
-    return keras.optimizers.Adam(schedule)
-
-
-def _batched(x, y):
-    return tf.data.Dataset.from_tensor_slices((x, y)).prefetch(2)
-
-
-def train(model, x, y):
-    """Trains on precomputed batches, one pass (epochs are already unrolled into `x`)."""
-    model.compile(
-        optimizer=_optimizer(len(x)),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-    )
-    model.fit(_batched(x, y), epochs=1, shuffle=False, verbose=0)
-    return model
-
-
-def accuracy(model, x_test, y_test):
-    # A direct call (inference mode): `predict` would retrace its function for every new model.
-    logits = model(tf.constant(x_test, tf.float32), training=False)
-    return float(np.mean(np.argmax(logits, axis=-1) == y_test))
+def augmentation(name, seed):
+    """The layers of augmentation `name` (none for None), seeded with the run's seed."""
+    return [] if name is None else [AUGMENTATIONS[name](seed)]
 
 
 # -- one seed ----------------------------------------------------------------------------------------------
@@ -253,29 +147,31 @@ class Run:
     """The data of one seed, and the models trained on it (shared between methods)."""
 
     def __init__(self, data, seed, epochs):
-        x_train, y_train, self.x_test, self.y_test = data
+        x_train, y_train, x_test, y_test = data
         labeled, unlabeled = labeled_index(y_train, seed)
-        self.x_labeled = x_train[labeled]
-        self.y_labeled = np.eye(NUM_CLASSES, dtype=np.float32)[y_train[labeled]]
-        self.sparse_labeled = y_train[labeled]
-        self.x_unlabeled = x_train[unlabeled]
+        self.data = recipe_train.TrainData(
+            recipe_data.info("digits"), x_train[labeled], y_train[labeled], x_train[unlabeled], x_test, y_test
+        )
         self.x_train = x_train
         self.seed = seed
         self.epochs = epochs
         self.models = {}
+
+    def layers(self, augment):
+        return augmentation(augment, self.seed)
 
     def small(self, augment=None):
         """The small CNN trained on the labeled images with `augment` (cached per augmentation)."""
         key = augment or "baseline"
         if key not in self.models:
             keras.utils.set_random_seed(self.seed)
-            x, y = training_batches(self.x_labeled, self.y_labeled, epochs=self.epochs, seed=self.seed,
-                                    augment=augment)
-            self.models[key] = train(small_cnn(), x, y)
+            self.models[key], _, _ = recipe_train.RECIPES["plain"](
+                self.data, self.layers(augment), epochs=self.epochs, batch_size=BATCH_SIZE, width=WIDTH, seed=self.seed
+            )
         return self.models[key]
 
     def accuracy(self, model):
-        return accuracy(model, self.x_test, self.y_test)
+        return recipe_train.evaluate(model, self.data)["accuracy"]
 
 
 def method_baseline(run):
@@ -287,72 +183,58 @@ def _augmented(name):
 
 
 def method_distillation(run):
+    layers = run.layers(RECIPE_AUGMENT)
+    fit = dict(epochs=run.epochs, batch_size=BATCH_SIZE, seed=run.seed)
     keras.utils.set_random_seed(run.seed)
-    x, y = training_batches(run.x_labeled, run.y_labeled, epochs=run.epochs, seed=run.seed, augment=RECIPE_AUGMENT)
-    teacher = train(wide_cnn(), x, y)
+    teacher = recipe_train.wide_cnn(SHAPE, NUM_CLASSES, WIDTH)
+    recipe_train.fit_classifier(teacher, run.data, layers, **fit)
     results = {"teacher": run.accuracy(teacher), "randaugment": run.accuracy(run.small(RECIPE_AUGMENT))}
 
     keras.utils.set_random_seed(run.seed)
-    distiller = Distiller(teacher=teacher, student=small_cnn("student"))  # defaults: alpha 0.1, T 10
-    distiller.compile(optimizer=_optimizer(len(x)))
-    distiller.fit(_batched(x, y), epochs=1, shuffle=False, verbose=0)
-    results["distill_labeled"] = run.accuracy(distiller.student)
+    student = recipe_train.small_cnn(SHAPE, NUM_CLASSES, WIDTH, name="student")
+    recipe_train.fit_student(teacher, student, run.data, layers, **fit)  # Distiller's defaults: alpha 0.1, T 10
+    results["distill_labeled"] = run.accuracy(student)
 
-    # All training images, their labels unused: alpha 0 is pure distillation (Distiller.fit(x)).
-    epochs = max(1, round(run.epochs * DISTILL_ALL_EPOCHS / EPOCHS))
+    # All training images, their labels unused: alpha 0 is pure distillation (the zeros stand in for labels).
     keras.utils.set_random_seed(run.seed)
-    dummy = np.zeros((len(run.x_train), NUM_CLASSES), np.float32)
-    x, _ = training_batches(run.x_train, dummy, epochs=epochs, seed=run.seed, augment=RECIPE_AUGMENT)
-    distiller = Distiller(teacher=teacher, student=small_cnn("student_all"), alpha=0.0)
-    distiller.compile(optimizer=_optimizer(len(x)))
-    distiller.fit(tf.data.Dataset.from_tensor_slices(x).prefetch(2), epochs=1, shuffle=False, verbose=0)
-    results["distill_all"] = run.accuracy(distiller.student)
+    unlabeled = np.zeros(len(run.x_train), np.int64)
+    everything = dataclasses.replace(run.data, x_labeled=run.x_train, y_labeled=unlabeled)
+    student = recipe_train.small_cnn(SHAPE, NUM_CLASSES, WIDTH, name="student_all")
+    fit["epochs"] = max(1, round(run.epochs * DISTILL_ALL_EPOCHS / EPOCHS))
+    recipe_train.fit_student(teacher, student, everything, layers, alpha=0.0, **fit)
+    results["distill_all"] = run.accuracy(student)
     return results
 
 
 def method_noisy_student(run):
-    try:
-        from recipes.noisy_student import run_noisy_student
-    except ImportError as error:  # the recipe is optional: the table then shows a TODO row
-        return {"noisy_student_error": f"recipes.noisy_student is not available ({error})"}
     keras.utils.set_random_seed(run.seed)
     try:
-        records = _noisy_student(run_noisy_student, run)
-    except Exception as error:  # noqa: BLE001  (a recipe in progress must not sink the rest of the table)
+        rounds = _noisy_student(run)
+    except Exception as error:  # noqa: BLE001  (one failing method must not sink the rest of the table)
         traceback.print_exc()
-        return {"noisy_student_error": f"recipes.run_noisy_student failed: {type(error).__name__}: {error}"}
-    results = {f"noisy_round{r.round}": run.accuracy(r.model) for r in records}
-    results["noisy_kept"] = [r.pseudo_labels["kept"] for r in records[1:]]
+        return {"noisy_student_error": f"the noisy-student recipe failed: {type(error).__name__}: {error}"}
+    results = {f"noisy_round{r['round']}": r["test"]["accuracy"] for r in rounds}
+    results["noisy_kept"] = [r["pseudo_labels"]["kept"] for r in rounds[1:]]
     results["randaugment"] = run.accuracy(run.small(RECIPE_AUGMENT))  # the comparison (cached)
     return results
 
 
-def _noisy_student(run_noisy_student, run):
-    # The labeled set repeated: run_noisy_student uses one `epochs` for the teacher (143 images) and the
-    # students (~1,400); repeating it gives the teacher enough steps. Pseudo-label weights are set from
-    # the counts, so the loss stays mean_labeled + mean_pseudo_labeled.
-    labeled = tf.data.Dataset.from_tensor_slices((run.x_labeled, run.sparse_labeled)).repeat(NOISY_REPEAT)
-    unlabeled = tf.data.Dataset.from_tensor_slices(run.x_unlabeled)
-    epochs = max(1, round(run.epochs * NOISY_EPOCHS / EPOCHS))
-    # The optimizer is cloned for every round: cosine decay over the teacher's steps, then 10% of the rate
-    # for the students' remaining steps (validation, seed 0: teacher 96.4% against 94.0% with a constant 1e-3).
-    teacher_steps = epochs * -(-len(run.x_labeled) * NOISY_REPEAT // NOISY_BATCH_SIZE)
-    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=teacher_steps, alpha=0.1)
-    return run_noisy_student(
-        lambda r: small_cnn(f"noisy_{r}"),
-        labeled,
-        unlabeled,
-        rounds=2,
-        threshold=0.3,
-        soft=True,
-        noise=_EagerNoise(RECIPE_AUGMENT, run.seed) if RECIPE_AUGMENT else None,
-        epochs=epochs,
+def _noisy_student(run):
+    """`recipes.train`'s noisy-student recipe, 2 rounds; its per-round results."""
+    # The labeled set repeated: one `epochs` serves the teacher (143 images) and the students (~1,400);
+    # repeating it gives the teacher enough steps. The recipe's optimizer decays over the teacher's steps to
+    # 10% of the rate for the students' (validation, seed 0: teacher 96.4% against 94.0% with a constant 1e-3).
+    _, _, extra = recipe_train.RECIPES["noisy-student"](
+        run.data,
+        run.layers(RECIPE_AUGMENT),
+        epochs=max(1, round(run.epochs * NOISY_EPOCHS / EPOCHS)),
         batch_size=NOISY_BATCH_SIZE,
-        from_logits=True,
-        optimizer=keras.optimizers.Adam(schedule),
-        metrics=(),
+        width=WIDTH,
         seed=run.seed,
+        rounds=2,
+        repeat=NOISY_REPEAT,
     )
+    return extra["rounds"]
 
 
 def method_tta(run):
@@ -484,15 +366,19 @@ def settings_text(args, seeds, machine_text):
             "- Small CNN (baseline, students; 24k parameters): conv 16 / 32 / 64 with BatchNorm and ReLU, "
             "max-pooling between stages, global average pooling, dropout 0.2, dense logits. Wide CNN (teacher; "
             "about 15x the compute): two convs a stage, 32 / 64 / 128, dropout 0.3.",
-            f"- Training: Adam, learning rate {LEARNING_RATE} with cosine decay to 0, batch {BATCH_SIZE} "
-            f"(reshuffled every epoch, last partial batch dropped), {epochs} epochs on the labeled images "
-            f"({steps} steps), cross-entropy on logits with one-hot (or mixed) labels. Quick check (seed 0, "
-            "accuracy on the unlabeled pool's labels, never the test split): from 100 to 200 epochs the "
-            "baseline, CutMix and RandAugment-digits models moved by 0.2 pp or less (50 epochs: up to 1 pp lower).",
+            f"- Training: `recipes.train` (`RECIPES['plain']`, `fit_classifier`, `fit_student`): Adam, learning "
+            f"rate {LEARNING_RATE} with cosine decay to 0, batch {BATCH_SIZE} ({BATCH_SIZE * (143 // BATCH_SIZE)} "
+            f"images an epoch from a stream reshuffled every pass), {epochs} epochs on the labeled images "
+            f"({steps} steps), cross-entropy on logits with one-hot (or mixed) labels; the test split is "
+            "evaluated after each epoch for the curves only, nothing is chosen on it. Quick check (seed 0, "
+            "accuracy on the unlabeled pool's labels, never the test split; made with this script's earlier "
+            "pipeline): from 100 to 200 epochs the baseline, CutMix and RandAugment-digits models moved by "
+            "0.2 pp or less (50 epochs: up to 1 pp lower).",
             f"- Distillation: `recipes.Distiller` defaults (alpha 0.1, T 10) on the labeled images for {epochs} "
             f"epochs; alpha 0 on all training images for {max(1, round(epochs * DISTILL_ALL_EPOCHS / EPOCHS))} "
             "epochs; the teacher, the students and their comparison model all train with RandAugment digits.",
-            "- Noisy student: `recipes.run_noisy_student`, 2 rounds, soft pseudo-labels (T 1), threshold 0.3, "
+            "- Noisy student: `recipes.train`'s noisy-student recipe (`recipes.run_noisy_student`), 2 rounds, "
+            "soft pseudo-labels (T 1), threshold 0.3, "
             "no balancing, unlabeled_ratio 1, equal-size students (small CNN with dropout), RandAugment digits "
             f"as input noise; batch {NOISY_BATCH_SIZE}, Adam {LEARNING_RATE} with cosine decay over the "
             "teacher's steps, then 10% of it for the students' remaining steps (the recipe clones one "
@@ -506,15 +392,15 @@ def settings_text(args, seeds, machine_text):
             "on timm's scale (rotate up to 15 degrees, shear 0.15, translate up to 22.5% of the side, enhance "
             "factors 1 ± 0.45), black fill. Chosen from m in 3, 5, 7, 9 at 150 epochs on the unlabeled pool's "
             "labels (seed 0): 97.1, 97.1, 96.1, 95.4%. RandAugment defaults: `tfaug.RandAugment()` (2 ops, m9, "
-            "the 14 paper ops, grey fill 128), run on the gray images as RGB and back (exact).",
+            "the 14 paper ops, grey fill 128), on the gray images as they are (colour is the identity on gray; "
+            "the result is channel 0 of the RGB copy's).",
             "- TTA: `recipes.TTAClassifier(model, from_logits=True, ...)`, softmax averaged over the views; "
             "no flips (digits are not mirror-symmetric).",
-            "- Augmentation is drawn per image by the layers' `augment((images, labels), seed=[seed, step])` "
-            "(the kernels of the `tfaug.data` map functions) inside one `tf.function` per method, fresh for "
-            "every epoch and batch, before each run; not in `Dataset.map`, whose per-op overhead on this "
-            "small shared CPU is about 25x `tf.function`'s per batch (see the script's docstring).",
+            "- Augmentation is drawn per image by the layers' `augment((images, labels), "
+            "seed=layer.seed_for_index(batch))` (the kernels of the `tfaug.data` map functions) in "
+            "`recipes.train.pipeline`'s `Dataset.map`, fresh for every batch.",
             f"- Seeds {', '.join(map(str, seeds))}: `keras.utils.set_random_seed(seed)` before each model; the "
-            "seed also draws the labeled subset, the shuffles and the augmentation seeds `[seed, step]`. "
+            "seed also draws the labeled subset and the shuffles, and seeds the augmentation layers. "
             "Accuracy: mean ± sample std over seeds; Δ: mean ± std of the per-seed differences with the "
             "model in the last column (same seed, same labeled set).",
             f"- Machine: {machine_text}.",

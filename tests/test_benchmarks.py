@@ -39,14 +39,31 @@ def test_frozen_draws_are_separate_traces_seeded_per_draw():
     assert results["draws"] > 0.0 and results["floor"] > 0.0
 
 
-def test_digits_results_quick(tmp_path):
+def _recording(recipe, name, calls):
+    """`recipe`, recording its name and number of augmentation layers on each call."""
+
+    def run(data, layers, **kwargs):
+        calls.append((name, len(layers)))
+        return recipe(data, layers, **kwargs)
+
+    return run
+
+
+def test_digits_results_quick(tmp_path, monkeypatch):
+    from recipes import train as recipe_train
+
     script = _load_script()
     # RandAugment's first trace takes ~20 s on a loaded 2-core machine (its layer has its own tests): the
     # recipes' fast path trains the distillation teacher, the students and the noisy student without it.
     script.RECIPE_AUGMENT = None
+    # The small CNNs and the noisy student are recipes.train's recipes (the script only composes them).
+    calls = []
+    for name, recipe in list(recipe_train.RECIPES.items()):
+        monkeypatch.setitem(recipe_train.RECIPES, name, _recording(recipe, name, calls))
     methods = "baseline,cutmix,mixup_cutmix,distillation,noisy_student,tta"
     argv = ["--quick", "--epochs", "1", "--seeds", "1", "--methods", methods, "--out", str(tmp_path)]
     report = script.main(argv)
+    assert calls == [("plain", 0), ("plain", 1), ("plain", 1), ("noisy-student", 0)]
 
     results = report["results"][0]
     keys = ["baseline", "cutmix", "mixup_cutmix", "teacher", "distill_labeled", "distill_all",
