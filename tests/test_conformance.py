@@ -356,8 +356,15 @@ def test_mixing_layers_reject_bad_inputs_by_name(cls, small_photos):
         layer((images, labels[:3]))
     with pytest.raises(ValueError, match=r"sparse `labels` must lie in \[0, num_classes=3\)"):
         cls(num_classes=3, seed=0)((images, np.arange(4)))
-    with pytest.raises(ValueError, match="`bounding_boxes`"):
-        layer({"images": images, "labels": labels, "bounding_boxes": np.zeros([4, 1, 4], np.float32)})
+    boxes = {"boxes": np.zeros([4, 1, 4], np.float32), "labels": np.ones([4, 1], np.int32)}
+    data = {"images": images, "labels": labels, "bounding_boxes": boxes}
+    if cls.__name__ == "CutMix":  # carries boxes, given their format
+        with pytest.raises(ValueError, match="CutMix moves `bounding_boxes`.*`bounding_box_format`"):
+            layer(data)
+        assert cls(bounding_box_format="xyxy", seed=0)(data)["bounding_boxes"]["labels"].shape == (4, 2)
+    else:
+        with pytest.raises(ValueError, match=f"{cls.__name__} does not support `bounding_boxes`"):
+            cls(bounding_box_format="xyxy", seed=0)(data)
     with pytest.raises(TypeError, match="`images` must have a float or integer dtype"):
         layer((images > 100, labels))
 

@@ -6,6 +6,7 @@ and channel. Labels are `eye(B)`, so row i of the output labels reads lam' at co
 the other non-zero column.
 """
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,6 +14,9 @@ from scipy import stats
 
 from tfaug import random as tfr
 from tfaug.layers import CutMix
+from tfaug.layers import MixUp
+from tfaug.layers import MixUpCutMix
+from tfaug.ops import bounding_boxes as box_ops
 
 H, W = 24, 40
 B = 6
@@ -301,10 +305,16 @@ def test_odd_batch_of_three():
 
 
 @pytest.mark.parametrize("batch", [0, 1])
-def test_static_batch_below_two_raises(batch):
-    images, labels = filled(batch, np.uint8), np.eye(max(batch, 1), dtype=np.float32)[:batch]
-    with pytest.raises(ValueError, match=f"batch of {batch}"):
-        CutMix(seed=0)((images, labels))
+def test_static_batch_below_two_passes_through(batch):
+    images, labels = filled(batch, np.uint8), np.eye(3, dtype=np.float32)[:batch]
+    boxes = {"boxes": np.tile([[[1.0, 2.0, 9.0, 7.0]]], [batch, 2, 1]), "labels": np.ones([batch, 2], np.int32)}
+    data = {"images": images, "labels": labels, "bounding_boxes": boxes}
+    out = CutMix(bounding_box_format="xyxy", seed=0)(data)
+    np.testing.assert_array_equal(out["images"], images)
+    np.testing.assert_array_equal(out["labels"], labels)
+    # Nothing pasted: the image keeps its boxes, and the second half is padding.
+    np.testing.assert_array_equal(out["bounding_boxes"]["boxes"][:, :2], boxes["boxes"])
+    np.testing.assert_array_equal(out["bounding_boxes"]["labels"], np.tile([[1, 1, -1, -1]], [batch, 1]))
 
 
 def test_dynamic_batch_of_one_passes_through():
@@ -336,3 +346,194 @@ def test_dynamic_batch_of_one_passes_through():
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CutMix(**kwargs)
+
+
+# -- bounding boxes -----------------------------------------------------------------------------------------
+
+# Pasted rectangle of image 0: x in [10, 30), y in [5, 20); image 1 is not mixed (empty rectangle).
+PASTE = {"partner": tf.constant([1, 0]), "boxes": tf.constant([[5, 10, 20, 30], [0, 0, 0, 0]])}
+# xyxy boxes and labels of the two images, and what image 0 gets back: own boxes, then image 1's.
+BOXES_0 = [
+    ([12, 8, 20, 16], 1, [12, 8, 20, 16], -1),  # fully covered
+    ([24, 8, 40, 16], 2, [30, 8, 40, 16], 2),  # covered across its full height on its left 6 of 16 columns
+    ([12, 16, 26, 30], 3, [12, 20, 26, 30], 3),  # covered across its full width on its top 4 of 14 rows
+    ([0, 10, 40, 14], 4, [0, 10, 40, 14], 4),  # covered across its height in the middle, exactly half
+    ([0, 0, 14, 9], 5, [0, 0, 14, 9], 5),  # a 4x4 corner of 14x9 covered: kept unchanged
+    ([11, 6, 13, 8], -1, [11, 6, 13, 8], -1),  # padding stays padding
+]
+BOXES_1 = [
+    ([8, 4, 16, 12], 6, [10, 5, 16, 12], 6),  # 6x7 of 8x8 inside: clipped to the rectangle
+    ([0, 0, 12, 8], 7, [0, 0, 12, 8], -1),  # 2x3 of 12x8 inside: mostly outside
+    ([32, 0, 40, 4], 8, [32, 0, 40, 4], -1),  # outside
+    ([12, 6, 14, 8], -1, [12, 6, 14, 8], -1),  # padding inside the rectangle stays padding
+    ([20, 10, 40, 20], 9, [20, 10, 30, 20], 9),  # exactly half inside: kept
+    ([0, 20, 10, 24], 10, [0, 20, 10, 24], -1),  # no area inside
+]
+
+
+def box_columns(rows):
+    """`(boxes, labels, expected_boxes, expected_labels)` arrays from rows of `BOXES_0` / `BOXES_1`."""
+    return [np.array(column, np.float32 if j % 2 == 0 else np.int32) for j, column in enumerate(zip(*rows))]
+
+
+@pytest.mark.parametrize(
+    "bounding_box_format,dtype", [("xyxy", np.float32), ("yxyx", np.int32), ("rel_xywh", np.float32)]
+)
+def test_hand_computed_boxes(bounding_box_format, dtype):
+    own_0, labels_0, expected_0, expected_labels_0 = box_columns(BOXES_0)
+    own_1, labels_1, _, expected_labels_1 = box_columns(BOXES_1)
+    pixels = np.stack([own_0, own_1])
+    boxes = box_ops.from_xyxy(pixels, bounding_box_format, H, W, dtype)
+    layer = CutMix(bounding_box_format=bounding_box_format)
+    out = layer.transform_bounding_boxes({"boxes": boxes, "labels": np.stack([labels_0, labels_1])}, PASTE, H, W)
+    assert out["boxes"].dtype == dtype and out["boxes"].shape == (2, 12, 4)
+    # Image 0: its own boxes cut by the rectangle, then image 1's boxes clipped to it.
+    np.testing.assert_array_equal(out["labels"][0], np.concatenate([expected_labels_0, expected_labels_1]))
+    expected = np.concatenate([expected_0, box_columns(BOXES_1)[2]])
+    np.testing.assert_allclose(box_ops.to_xyxy(out["boxes"][0], bounding_box_format, H, W), expected, atol=1e-5)
+    # Image 1, not mixed: its boxes exactly as given, then only padding.
+    np.testing.assert_array_equal(out["boxes"][1, :6], boxes[1])
+    np.testing.assert_array_equal(out["labels"][1], np.concatenate([labels_1, np.full(6, -1)]))
+
+
+def non_overlapping_boxes(rng, batch, per_row=2, per_column=2):
+    """Integer xyxy boxes `[batch, per_row * per_column, 4]`, one inside each cell of a grid over the image."""
+    cell_h, cell_w = H // per_column, W // per_row
+    boxes = []
+    for cy in range(per_column):
+        for cx in range(per_row):
+            x = np.sort(rng.choice(cell_w + 1, (batch, 2), replace=False), axis=1) + cx * cell_w
+            y = np.sort(rng.choice(cell_h + 1, (batch, 2), replace=False), axis=1) + cy * cell_h
+            boxes.append(np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], -1))
+    return np.stack(boxes, 1).astype(np.float32)
+
+
+def pictures(boxes):
+    """uint8 images `[B, H, W, 1]`: background 0, box k of image i filled with `1 + i * N + k`."""
+    batch, n = boxes.shape[:2]
+    images = np.zeros([batch, H, W, 1], np.uint8)
+    for i in range(batch):
+        for k, (x1, y1, x2, y2) in enumerate(boxes[i].astype(int)):
+            images[i, y1:y2, x1:x2] = 1 + i * n + k
+    return images
+
+
+@pytest.mark.parametrize("bounding_box_format", ["xyxy", "rel_center_xywh"])
+def test_kept_boxes_are_the_extent_of_what_shows_of_them(bounding_box_format):
+    rng = np.random.default_rng(0)
+    layer = CutMix(probability=0.8, bounding_box_format=bounding_box_format, seed=15)
+    seen = {"shrunk": 0, "covered": 0, "partly covered, unchanged": 0, "clipped": 0, "pasted away": 0}
+    for k in range(12):
+        pixels = non_overlapping_boxes(rng, B)
+        n = pixels.shape[1]
+        labels = 1 + np.arange(B * n, dtype=np.int32).reshape(B, n)
+        labels[k % B, k % n] = -1
+        boxes = box_ops.from_xyxy(pixels, bounding_box_format, H, W).numpy()
+        data = {"images": pictures(pixels), "labels": np.eye(B, dtype=np.float32)}
+        data["bounding_boxes"] = {"boxes": boxes, "labels": labels}
+        seed = tf.constant([17, k], tf.int64)
+        partner = layer.get_random_transformation(data, seed=seed)["partner"].numpy()
+        out = layer.augment(data, seed=seed)
+        images = out["images"].numpy()[..., 0]
+        new_boxes = box_ops.to_xyxy(out["bounding_boxes"]["boxes"], bounding_box_format, H, W).numpy()
+        new_labels = out["bounding_boxes"]["labels"].numpy()
+        for i in range(B):
+            for slot in range(2 * n):
+                source, k_box = (i, slot) if slot < n else (partner[i], slot - n)
+                region = images[i] == 1 + source * n + k_box
+                x1, y1, x2, y2 = pixels[source, k_box]
+                area, shown = (x2 - x1) * (y2 - y1), region.sum()
+                if labels[source, k_box] == -1:
+                    assert new_labels[i, slot] == -1
+                    continue
+                # Own boxes go when more than half is covered, the partner's when less than half shows:
+                # either way, when less than half of the box shows in image i.
+                dropped = shown == 0 or 2 * shown < area
+                if 2 * shown == area and bounding_box_format.startswith("rel_"):
+                    dropped = new_labels[i, slot] == -1  # rounded relative coordinates tip exact halves either way
+                if dropped:
+                    assert new_labels[i, slot] == -1
+                    seen["covered" if slot < n else "pasted away"] += shown > 0
+                    continue
+                assert new_labels[i, slot] == labels[source, k_box]
+                top, left, bottom, right = bounding_box(region)
+                np.testing.assert_allclose(new_boxes[i, slot], [left, top, right, bottom], atol=1e-4)
+                changed = (left, top, right, bottom) != tuple(pixels[source, k_box])
+                if slot >= n:
+                    seen["clipped"] += changed
+                elif changed:
+                    seen["shrunk"] += 1
+                else:
+                    seen["partly covered, unchanged"] += shown < area
+    assert min(seen.values()) > 0, seen
+
+
+def test_images_that_are_not_mixed_keep_their_boxes_exactly():
+    fmt = "rel_center_xywh"
+    pixels = non_overlapping_boxes(np.random.default_rng(1), B) + np.float32(0.3)
+    pixels[:, 0, 2] = pixels[:, 0, 0]  # no area: still kept as given
+    boxes = box_ops.from_xyxy(pixels, fmt, H, W).numpy()
+    assert np.any(box_ops.from_xyxy(box_ops.to_xyxy(boxes, fmt, H, W), fmt, H, W).numpy() != boxes)
+    labels = np.arange(B * 4, dtype=np.int32).reshape(B, 4)
+    data = {"images": filled(B, np.uint8), "labels": np.eye(B, dtype=np.float32)}
+    data["bounding_boxes"] = {"boxes": boxes, "labels": labels}
+    out = CutMix(probability=0.0, bounding_box_format=fmt, seed=0)(data)["bounding_boxes"]
+    np.testing.assert_array_equal(out["boxes"][:, :4], boxes)
+    np.testing.assert_array_equal(out["labels"], np.concatenate([labels, np.full([B, 4], -1)], axis=1))
+
+
+def test_same_boxes_eagerly_in_a_graph_in_tf_data_and_compiled():
+    pixels = non_overlapping_boxes(np.random.default_rng(2), B)
+    data = {
+        "images": tf.constant(pictures(pixels)),
+        "labels": tf.eye(B),
+        "bounding_boxes": {
+            "boxes": box_ops.from_xyxy(pixels, "rel_xyxy", H, W),
+            "labels": tf.ones([B, 4], tf.int32),
+        },
+    }
+    layer = CutMix(bounding_box_format="rel_xyxy", seed=3)
+    seed = tf.constant([19, 0], tf.int64)
+
+    def run(data):
+        return layer.augment(data, seed=seed)["bounding_boxes"]
+
+    eager = run(data)
+    assert 0 < np.sum(eager["labels"].numpy()[:, 4:] == 1) < B * 4  # some partner boxes kept, some not
+    # Random draws under XLA differ from the others, so the compiled run moves boxes by the eager draw.
+    transformation = layer.get_random_transformation(data, seed=seed)
+
+    def move(boxes):
+        return layer.transform_bounding_boxes(boxes, transformation, H, W)
+
+    others = [
+        tf.function(run)(data),
+        next(iter(tf.data.Dataset.from_tensors(data).map(run))),
+        tf.function(move, jit_compile=True)(data["bounding_boxes"]),
+    ]
+    for other in others:
+        np.testing.assert_allclose(other["boxes"], eager["boxes"], atol=1e-6)
+        np.testing.assert_array_equal(other["labels"], eager["labels"])
+
+
+def test_symbolic_outputs_hold_twice_the_boxes():
+    inputs = {
+        "images": keras.Input((H, W, 3)),
+        "labels": keras.Input((5,)),
+        "bounding_boxes": {"boxes": keras.Input((3, 4)), "labels": keras.Input((3,), dtype="int32")},
+    }
+    out = CutMix(bounding_box_format="xyxy")(inputs)
+    assert out["bounding_boxes"]["boxes"].shape == (None, 6, 4)
+    assert out["bounding_boxes"]["labels"].shape == (None, 6) and out["bounding_boxes"]["labels"].dtype == "int32"
+    assert out["labels"].shape == (None, 5)
+
+
+def test_boxes_need_their_format_and_other_mixers_refuse_them():
+    data = {"images": filled(B, np.uint8), "labels": np.eye(B, dtype=np.float32)}
+    data["bounding_boxes"] = {"boxes": np.zeros([B, 1, 4], np.float32), "labels": np.ones([B, 1], np.int32)}
+    needs_format = "CutMix moves `bounding_boxes`, so it needs their format: set `bounding_box_format`"
+    with pytest.raises(ValueError, match=needs_format):
+        CutMix(seed=0)(data)
+    for cls in (MixUp, MixUpCutMix):
+        with pytest.raises(ValueError, match=f"{cls.__name__} does not support `bounding_boxes`"):
+            cls(bounding_box_format="xyxy", seed=0)(data)

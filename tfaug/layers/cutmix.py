@@ -9,6 +9,8 @@ from tfaug import random as tfr
 from tfaug.layers._mixing import MixingLayer
 from tfaug.layers._mixing import cutmix_boxes
 from tfaug.layers._mixing import leave_self_pairs
+from tfaug.layers._structure import BOXES
+from tfaug.ops import bounding_boxes as box_ops
 
 
 @keras.saving.register_keras_serializable(package="tfaug")
@@ -29,14 +31,24 @@ class CutMix(MixingLayer):
         batchwise: one lam, box and apply decision for the whole batch. Default False (per image).
         value_range: `(low, high)` of pixel values, default `(0, 255)` (CutMix moves pixels only).
         seed: int seed, or None for OS entropy.
+        bounding_box_format: the format of `bounding_boxes` inputs (see `BaseAugmentation`); needed for boxes.
 
-    Inputs: `(images, labels)` or `{"images", "labels", "segmentation_masks"}`; images
+    Inputs: `(images, labels)` or `{"images", "labels", "segmentation_masks", "bounding_boxes"}`; images
     `[B, H, W, C]` of any float or integer dtype (returned in the same dtype, pixels copied exactly),
     labels dense `[B, K]` or sparse integer `[B]` with `num_classes`. Masks are pasted like images.
 
+    Bounding boxes (Keras's dict, `{"boxes": [B, N, 4], "labels": [B, N]}`) come back as `[B, 2N, 4]` and
+    `[B, 2N]`: each image's own N boxes, then the N boxes of the image pasted into it.
+    An own box shrinks to the smallest box around what is still visible of it, which changes it only
+    when the pasted rectangle covers it across its full height or full width; it is dropped when more
+    than half of it is covered or nothing of it stays visible. A partner's box is cut to the pasted
+    rectangle; it is dropped when less than half of it lies inside the rectangle. A dropped box keeps its
+    coordinates and gets the label -1; boxes labelled -1 stay -1. An image that was not mixed keeps its
+    boxes and gets only -1 labels in the second half. Boxes come back in the input format and dtype.
+
     Raises:
         ValueError: for `alpha <= 0`, `probability` outside [0, 1], images without labels, sparse labels
-            without `num_classes`, a batch of fewer than 2 images, or bounding boxes.
+            without `num_classes`, unbatched images, or bounding boxes without `bounding_box_format`.
 
     Example:
         >>> images = tf.random.uniform([8, 24, 40, 3], maxval=255)
@@ -45,6 +57,8 @@ class CutMix(MixingLayer):
     Reference: Yun et al., "CutMix: Regularization Strategy to Train Strong Classifiers with Localizable
     Features", ICCV 2019.
     """
+
+    moves_bounding_boxes = True
 
     def __init__(self, alpha=1.0, probability=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -74,6 +88,36 @@ class CutMix(MixingLayer):
 
     def transform_segmentation_masks(self, masks, transformation):
         return ops.paste(masks, transformation["partner"], transformation["boxes"])
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, height, width):
+        boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
+        partner = transformation["partner"]
+        y1, x1, y2, x2 = tf.unstack(tf.cast(transformation["boxes"], tf.float32), 4, axis=-1)
+        rectangles = tf.stack([x1, y1, x2, y2], axis=-1)
+        pixels = box_ops.to_xyxy(boxes, self.bounding_box_format, height, width)
+        partner_pixels, partner_boxes = tf.gather(pixels, partner), tf.gather(boxes, partner)
+        own, own_labels = box_ops.cut(pixels, labels, rectangles)
+        theirs, their_labels = box_ops.paste(partner_pixels, tf.gather(labels, partner), rectangles)
+        out = [self._in_format(own, pixels, boxes, height, width)]
+        out.append(self._in_format(theirs, partner_pixels, partner_boxes, height, width))
+        return {"boxes": tf.concat(out, axis=1), "labels": tf.concat([own_labels, their_labels], axis=1)}
+
+    def _in_format(self, moved, pixels, original, height, width):
+        """`moved` in the input format; a box that did not move comes back exactly as it was given."""
+        converted = box_ops.from_xyxy(moved, self.bounding_box_format, height, width, original.dtype)
+        return tf.where(tf.reduce_all(moved == pixels, axis=-1, keepdims=True), original, converted)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        if not (isinstance(inputs, dict) and BOXES in inputs):
+            return super().compute_output_spec(inputs, *args, **kwargs)
+        out = super().compute_output_spec({k: x for k, x in inputs.items() if k != BOXES}, *args, **kwargs)
+        boxes, labels = inputs[BOXES]["boxes"], inputs[BOXES]["labels"]
+        count = None if boxes.shape[1] is None else 2 * boxes.shape[1]
+        out[BOXES] = {
+            "boxes": keras.KerasTensor((boxes.shape[0], count, 4), dtype=boxes.dtype),
+            "labels": keras.KerasTensor((labels.shape[0], count), dtype=labels.dtype),
+        }
+        return {key: out[key] for key in inputs}
 
     def get_config(self):
         config = super().get_config()

@@ -109,3 +109,61 @@ def clip(boxes, labels, height, width):
     empty = (x2 <= x1) | (y2 <= y1)
     labels = tf.where(empty, tf.constant(PADDING_LABEL, labels.dtype), labels)
     return tf.stack([x1, y1, x2, y2], axis=-1), labels
+
+
+def _area(x1, y1, x2, y2):
+    return tf.maximum(x2 - x1, 0.0) * tf.maximum(y2 - y1, 0.0)
+
+
+def _drop(labels, dropped):
+    return tf.where(dropped, tf.constant(PADDING_LABEL, labels.dtype), labels)
+
+
+def cut(boxes, labels, rectangles):
+    """`(boxes, labels)` of images whose `rectangles` were pasted over by another image (CutMix).
+
+    Each box becomes the enclosing box of its visible part, the box minus the rectangle: it shrinks only
+    where the rectangle covers it across its full height (its left or right side) or full width (its top
+    or bottom). A box more than half covered, or with nothing left visible, gets the label -1 and keeps
+    its coordinates. An empty rectangle (nothing pasted) leaves its image's boxes and labels as they are.
+
+    Args:
+        boxes: float32 pixel `xyxy` `[B, N, 4]`; labels: `[B, N]`.
+        rectangles: float32 pixel `xyxy` `[B, 4]`, one pasted rectangle per image.
+    """
+    x1, y1, x2, y2 = tf.unstack(boxes, 4, axis=-1)
+    rx1, ry1, rx2, ry2 = tf.unstack(rectangles[:, None, :], 4, axis=-1)
+    pasted = (rx2 > rx1) & (ry2 > ry1)
+    full_height = pasted & (ry1 <= y1) & (ry2 >= y2)
+    full_width = pasted & (rx1 <= x1) & (rx2 >= x2)
+    # Where the rectangle spans the box's height, it cuts off the sides it reaches past; likewise in y.
+    left = tf.where(full_height & (rx1 <= x1) & (rx2 > x1), rx2, x1)
+    right = tf.where(full_height & (rx1 < x2) & (rx2 >= x2), rx1, x2)
+    top = tf.where(full_width & (ry1 <= y1) & (ry2 > y1), ry2, y1)
+    bottom = tf.where(full_width & (ry1 < y2) & (ry2 >= y2), ry1, y2)
+    covered = _area(tf.maximum(x1, rx1), tf.maximum(y1, ry1), tf.minimum(x2, rx2), tf.minimum(y2, ry2))
+    hidden = (covered > 0.5 * _area(x1, y1, x2, y2)) | (right <= left) | (bottom <= top)
+    dropped = pasted & hidden
+    visible = tf.stack([left, top, right, bottom], axis=-1)
+    return tf.where(dropped[..., None], boxes, visible), _drop(labels, dropped)
+
+
+def paste(boxes, labels, rectangles):
+    """`(boxes, labels)` of a partner image's boxes once its `rectangles` are pasted into another image.
+
+    Each box is clipped to the rectangle (their intersection). A box with less than half of its area
+    inside the rectangle, or none, gets the label -1 and keeps its coordinates; with an empty rectangle
+    (nothing pasted) every label is -1.
+
+    Args:
+        boxes: float32 pixel `xyxy` `[B, N, 4]` (row i: the boxes of the image pasted into image i);
+            labels: `[B, N]`.
+        rectangles: float32 pixel `xyxy` `[B, 4]`, the pasted rectangle of each image.
+    """
+    x1, y1, x2, y2 = tf.unstack(boxes, 4, axis=-1)
+    rx1, ry1, rx2, ry2 = tf.unstack(rectangles[:, None, :], 4, axis=-1)
+    inside = tf.stack([tf.maximum(x1, rx1), tf.maximum(y1, ry1), tf.minimum(x2, rx2), tf.minimum(y2, ry2)], -1)
+    ix1, iy1, ix2, iy2 = tf.unstack(inside, 4, axis=-1)
+    empty = (ix2 <= ix1) | (iy2 <= iy1)
+    dropped = empty | (_area(ix1, iy1, ix2, iy2) < 0.5 * _area(x1, y1, x2, y2))
+    return tf.where(dropped[..., None], boxes, inside), _drop(labels, dropped)
