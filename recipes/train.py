@@ -144,7 +144,7 @@ def small_cnn(input_shape, num_classes, width=16, name="small_cnn"):
 
 
 def wide_cnn(input_shape, num_classes, width=16, name="wide_cnn"):
-    """The distillation teacher: two convs a stage and twice the filters of `small_cnn` (15x its cost)."""
+    """The distillation teacher: two convs a stage and twice the filters of `small_cnn`."""
     return _cnn(input_shape, num_classes, (2 * width, 4 * width, 8 * width), 2, 0.3, name)
 
 

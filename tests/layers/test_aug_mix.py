@@ -20,10 +20,9 @@ def test_output_is_the_documented_convex_mix(small_photos, interpolation, all_op
     layer = AugMix(seed=0, interpolation=interpolation, all_ops=all_ops)
     t = layer.get_random_transformation({"images": images}, seed=SEED)
     out = layer.augment(images, seed=SEED).numpy()
-    chains = engine.apply_program(
-        tf.tile(images, [3, 1, 1, 1]), t["op_ids"], t["arguments"], t["centers"],
-        ops=layer.op_table, value_range=(0.0, 255.0), fill_level=128.0, interpolation=interpolation, chunk=1,
-    ).numpy().reshape(3, *small_photos.shape)
+    tiled = tf.tile(images, [3, 1, 1, 1])
+    program, settings = layer.program(t, 24, 40), layer.settings(tiled)
+    chains = engine.apply_program(tiled, program, settings).numpy().reshape(3, *small_photos.shape)
     w = t["chain_weights"].numpy()
     m = t["skip_weight"].numpy()[:, None, None, None]
     mixed = np.einsum("bk,kbhwc->bhwc", w, chains)
@@ -116,3 +115,13 @@ def test_views_helper_and_loss_train_a_model(small_photos):
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AugMix(**kwargs)
+
+
+def test_gray_then_rgb_then_gray_in_one_process():
+    # The compiled kernels are keyed on the channel count: a gray batch first must not break an RGB one.
+    for channels in (1, 3, 1, 4):
+        images = np.random.default_rng(channels).integers(0, 256, (4, 16, 20, channels)).astype(np.uint8)
+        for layer in (AugMix(seed=0), AugMix(seed=0, all_ops=True, interpolation="bilinear")):
+            if channels == 4 and layer.all_ops:
+                continue  # colour needs RGB or gray
+            assert layer(images).shape == images.shape

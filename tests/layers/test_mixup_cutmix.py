@@ -227,9 +227,11 @@ def test_odd_batch_of_three():
 
 
 @pytest.mark.parametrize("batch", [0, 1])
-def test_static_batch_below_two_raises(small_photos, batch):
-    with pytest.raises(ValueError, match=f"batch of {batch}"):
-        MixUpCutMix(seed=0)((small_photos[:batch], np.eye(4, dtype=np.float32)[:batch]))
+def test_static_batch_below_two_passes_through(small_photos, batch):
+    # No partner: the images come back unchanged and the labels dense (as with an unknown batch size).
+    images, labels = MixUpCutMix(seed=0, num_classes=4)((small_photos[:batch], np.arange(batch)))
+    np.testing.assert_array_equal(images, small_photos[:batch])
+    assert labels.shape == (batch, 4) and np.allclose(np.sum(labels, axis=-1), 1.0)
 
 
 def test_dynamic_batch_of_one_passes_through():

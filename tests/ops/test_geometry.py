@@ -380,9 +380,11 @@ def test_nearest_samples_are_the_documented_product_in_every_computation(rng):
     first_row = np.arange(batch)[:, None, None] * side
     expected = np.where(inside, (first_row + np.clip(fy, 0, side - 1)) * side + np.clip(fx, 0, side - 1), -1)
     rows = tf.range(batch)
-    for materialize in (True, False):
-        index = geometry.nearest_index(tf.constant(m), rows, side, side, affine=True, materialize=materialize)
-        np.testing.assert_array_equal(index.numpy(), expected)
+    index = geometry.nearest_index(tf.constant(m), rows, side, side, affine=True)
+    np.testing.assert_array_equal(index.numpy(), expected)
+    # The same map computed inside a larger XLA computation that consumes it.
+    inlined = tf.function(lambda m: geometry.nearest_index(m, rows, side, side, affine=True) + 0, jit_compile=True)
+    np.testing.assert_array_equal(inlined(tf.constant(m)).numpy(), expected)
     # `transform` gathers in the same computation: images whose values are their own flat index.
     flat = tf.reshape(tf.range(batch * side * side), [batch, side, side, 1])
     sampled = transform(flat, tf.constant(m), "nearest", fill_value=-1)[..., 0].numpy()
@@ -429,6 +431,3 @@ def test_nearest_index_and_marked_equal_transform_with_zero_fill(images):
         np.testing.assert_array_equal(inside.numpy(), marks)
     assert (marks == 0).any() and (marks[[3, 5]] == 1).all()  # the identity rows are copies, nothing filled
     np.testing.assert_array_equal(pixels.numpy()[[3, 5]], images[[3, 0]])
-    np.testing.assert_array_equal(
-        geometry.nearest_index(m, tf.constant(rows), H, W, materialize=True).numpy(), index.numpy()
-    )

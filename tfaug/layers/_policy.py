@@ -95,22 +95,27 @@ class PolicyLayer(BaseAugmentation):
         moved = box_ops.from_xyxy(moved, self.bounding_box_format, height, width, boxes.dtype)
         return {"boxes": moved, "labels": labels}
 
-    def run_program(self, images, program, value_range=None, deferred=False, copies=1):
-        """Runs a drawn program (`op_ids`, `arguments`, `centers`, one row per image) on `images`, whose
-        values mean `value_range` (default the layer's); `deferred`, `copies`: see `engine.apply_program`."""
-        return engine.apply_program(
-            images,
-            program["op_ids"],
-            program["arguments"],
-            program["centers"],
+    def program(self, transformation, height, width):
+        """The drawn program (`op_ids`, `arguments`, `centers`, one row per image) as an `engine.Program`."""
+        t = transformation
+        return engine.Program(t["op_ids"], t["arguments"], t["centers"], self.matrices(t, height, width))
+
+    def settings(self, images, copies=1):
+        """The engine's settings for `images` (`[B, H, W, C]`) and this layer's arguments."""
+        return engine.Settings(
             ops=tuple(self.op_table),
-            value_range=tuple(self.value_range if value_range is None else value_range),
+            value_range=tuple(float(v) for v in self.value_range),
             fill_level=float(self.fill_value),
             interpolation=self.interpolation,
             chunk=engine.chunk_size_for(images.shape[0]),
-            deferred=deferred,
+            channels=images.shape[-1],
             copies=copies,
         )
+
+    def run_program(self, images, transformation):
+        """Runs the drawn program on `images` (values in the layer's `value_range`)."""
+        shape = tf.shape(images)
+        return engine.apply_program(images, self.program(transformation, shape[1], shape[2]), self.settings(images))
 
     def get_config(self):
         config = super().get_config()

@@ -8,7 +8,7 @@ from tfaug import ops as tfops
 from tfaug import random as tfr
 from tfaug.layers._policy import PolicyLayer
 from tfaug.ops._xla import fused
-from tfaug.policies import engine
+from tfaug.policies import chains
 
 #: The paper's ops: no colour enhancers (they overlap the ImageNet-C corruptions).
 OPS = (
@@ -128,9 +128,10 @@ class AugMix(PolicyLayer):
         t = transformation
         # The chains run on uint8 levels (as every program does), quantised once; the mix applies the chains'
         # last table lookup (and, for shared levels, their nearest resampling) itself.
-        chains = self.run_program(images, t, deferred=True, copies=self.width)
-        return _mix(images, chains, t["chain_weights"], t["skip_weight"], self.value_range, float(self.fill_value),
-                    self.width)
+        shape = tf.shape(images)
+        settings = self.settings(images, copies=self.width)
+        result = chains.apply_chains(images, self.program(t, shape[1], shape[2]), settings)
+        return _mix(images, result, (t["chain_weights"], t["skip_weight"]), settings)
 
     def get_config(self):
         config = super().get_config()
@@ -141,22 +142,21 @@ class AugMix(PolicyLayer):
 
 
 @fused
-def _mix(images, chains, chain_weights, skip_weight, value_range, fill_level, width):
-    """`(1 - m) x + m sum_k w_k chain_k` in float, from the chains' deferred program result
-    (`engine.apply_program(..., deferred=True, copies=width)`, rows `k * B + i`): each chain's last table
-    lookup and fill happen here, in the mix's own pass."""
+def _mix(images, result, weights, settings):
+    """`(1 - m) x + m sum_k w_k chain_k` in float, from the chains' deferred result (`chains.apply_chains`,
+    rows `k * B + i`), `weights` `(w [B, width], m [B])` and the chains' `engine.Settings`: each chain's last
+    table lookup and fill happen here, in the mix's own pass."""
+    chain_weights, skip_weight = weights
+    # `fused` may trace with relaxed shapes: the channel count comes from the settings.
+    result.stored.set_shape([None, None, None, settings.channels])
     x = tfops.to_float(images)
     batch = tf.shape(images)[0]
-    low, high = value_range
+    low, high = settings.value_range
     w = tf.cast(chain_weights, x.dtype)
-    levels, tables, inside = chains
-    # Levels shared by the chains come with an index map per chain row (see `engine.apply_program`).
-    shared = inside.dtype == tf.int32
     mixed = None
-    # One term per chain (a sum over a stacked chain axis makes XLA's loop several times slower).
-    for k in range(width):
-        rows = slice(batch * k, batch * (k + 1))
-        level = engine.current_levels(levels if shared else levels[rows], tables[rows], inside[rows], fill_level)
+    # One term per chain: XLA vectorises this loop, and not a sum over a stacked chain axis.
+    for k in range(settings.copies):
+        level = result.rows(slice(batch * k, batch * (k + 1))).current(settings.fill_level)
         term = w[:, k, None, None, None] * tf.cast(level, x.dtype)
         mixed = term if mixed is None else mixed + term
     # sum_k w_k (low + level_k * scale) = low + scale * sum_k w_k level_k, as the weights sum to 1.

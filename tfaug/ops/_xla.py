@@ -25,7 +25,7 @@ def fused(fn):
     argument ranks, so a kernel that branches on a rank (segmentation masks `[B, H, W]` beside images
     `[B, H, W, C]`) never sees an unknown one. Kernels use `tf.while_loop` / `tf.cond` and Python control
     flow on static values only, so AutoGraph is off: converting the policy engine took most of a policy
-    layer's first call (5.7 of 8.4 s for RandAugment on 2 cores; 1.5 s of tracing without it).
+    layer's first call.
     """
     compiled = {}
 
@@ -40,3 +40,19 @@ def fused(fn):
 
     wrapper.python_function = fn
     return wrapper
+
+
+def fusion_barrier(x):
+    """`x` unchanged, computed into a buffer of its own: XLA does not fuse its producer into its consumers.
+
+    XLA fuses a cheap elementwise producer into each consumer and evaluates it once per consumed element.
+    That is usually right, and wrong in three places here: a per-image lookup table fused into the
+    per-pixel gather that reads it is recomputed for every pixel; an index computed from coordinates is
+    recomputed for every channel a gather reads; and a product fused into the sum that reads it may be
+    contracted into a fused multiply-add in one computation and not in another, so that results depend on
+    the caller. A kernel calls this where its input must be computed once. (JAX calls the idea
+    `lax.optimization_barrier`; TensorFlow exposes no such op, so the barrier is a reduction, which XLA
+    never fuses into a consumer: the max of `x` and the dtype's smallest value, the identity.)
+    """
+    smallest = float("-inf") if x.dtype.is_floating else x.dtype.min
+    return tf.reduce_max(tf.stack([x, tf.fill(tf.shape(x), tf.constant(smallest, x.dtype))], axis=-1), axis=-1)

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfaug.ops._xla import fused
+from tfaug.ops._xla import fusion_barrier
 from tfaug.ops.dtypes import compute_dtype
 from tfaug.ops.dtypes import from_float
 from tfaug.ops.dtypes import to_float
@@ -155,19 +156,6 @@ def _check_transform_args(images, matrices, interpolation):
         raise ValueError(f"`matrices` must be [B, 3, 3] (or [3, 3]), got shape {matrices.shape.as_list()}.")
 
 
-def _materialize(x):
-    """`x` unchanged, but computed into a buffer of its own before the XLA loops that read it.
-
-    XLA fuses cheap elementwise producers into their consumers and evaluates them once per consumed
-    element: an index computed from the coordinates would be recomputed for every channel a gather reads
-    (about twice slower), and a product would meet the sum that reads it, which XLA contracts into a fused
-    multiply-add. A reduction is not fused into a consumer; this one (a max with the dtype's smallest
-    value) is the identity.
-    """
-    smallest = float("-inf") if x.dtype.is_floating else x.dtype.min
-    return tf.reduce_max(tf.stack([x, tf.fill(tf.shape(x), tf.constant(smallest, x.dtype))], axis=-1), axis=-1)
-
-
 def _source_points(matrices, batch, height, width, affine=False):
     """The input point `(x, y)` sampled by every output pixel centre: two float32 `[B, H, W]`.
 
@@ -185,10 +173,10 @@ def _source_points(matrices, batch, height, width, affine=False):
     ys = (tf.range(h) + 0.5)[None, :, None]
 
     def row(k):
-        # The products are small ([B, 1, W] and [B, H, 1]) and materialised, so every pixel only adds them:
-        # fused with the sum, XLA would round `m00 * x + m01 * y` once (a fused multiply-add) in some
+        # The products are small ([B, 1, W] and [B, H, 1]) and behind a barrier, so every pixel only adds
+        # them: fused with the sum, XLA would round `m00 * x + m01 * y` once (a fused multiply-add) in some
         # computations and not in others, and nearest's ties would depend on the caller.
-        return (_materialize(m[:, k, 0] * xs) + _materialize(m[:, k, 1] * ys)) + m[:, k, 2]
+        return (fusion_barrier(m[:, k, 0] * xs) + fusion_barrier(m[:, k, 1] * ys)) + m[:, k, 2]
 
     if affine:
         return row(0), row(1)
@@ -196,12 +184,13 @@ def _source_points(matrices, batch, height, width, affine=False):
     return row(0) / z, row(1) / z
 
 
-def _nearest_index(x, y, first_row, height, width, materialize=True):
+def _nearest_index(x, y, first_row, height, width):
     """int32 `[B, H, W]` flat index `(first_row + floor(y)) * W + floor(x)` of each nearest sample, -1 outside.
 
     `floor(x)` is in [0, W) exactly when `x` is (NaN in neither); testing it rather than `x` leaves `x` one
     use, so XLA computes the divisions and the index in one pass. Clipping in float keeps far-away (or
-    inf) coordinates from overflowing the int cast; those pixels are filled anyway.
+    inf) coordinates from overflowing the int cast; those pixels are filled anyway. The index is behind a
+    fusion barrier: a gather that reads C channels would otherwise recompute it per channel.
     """
     h = tf.cast(height, tf.float32)
     w = tf.cast(width, tf.float32)
@@ -209,20 +198,18 @@ def _nearest_index(x, y, first_row, height, width, materialize=True):
     inside = (fx >= 0.0) & (fx < w) & (fy >= 0.0) & (fy < h)
     col = tf.cast(tf.clip_by_value(fx, 0.0, w - 1.0), tf.int32)
     row = tf.cast(tf.clip_by_value(fy, 0.0, h - 1.0), tf.int32)
-    index = tf.where(inside, (first_row + row) * width + col, -1)
-    return _materialize(index) if materialize else index
+    return fusion_barrier(tf.where(inside, (first_row + row) * width + col, -1))
 
 
 @fused
-def nearest_index(matrices, rows, height, width, affine=False, materialize=False):
+def nearest_index(matrices, rows, height, width, affine=False):
     """int32 `[N, H, W]`: for nearest resampling of image `rows[i]` of a `[B, H, W, C]` batch through
     `matrices[i]`, the flat index `(rows[i] * H + row) * W + col` of the pixel each output pixel copies, -1
     where it is fill (see `nearest_marked`). `affine=True` promises third rows `(0, 0, 1)` (skips a
-    division). `materialize=True` computes it into a buffer of its own, for a caller that gathers with it
-    in the same XLA computation (see `_materialize`). Same conventions as `transform`.
+    division). Same conventions as `transform`.
     """
     x, y = _source_points(matrices, tf.shape(rows)[0], height, width, affine)
-    return _nearest_index(x, y, rows[:, None, None] * height, height, width, materialize)
+    return _nearest_index(x, y, rows[:, None, None] * height, height, width)
 
 
 def nearest_marked(images, index):
@@ -283,7 +270,7 @@ def _transform(images, matrices, interpolation, fill_value):
     value = top * (1.0 - dy) + bottom * dy
     # The same test as `inside[..., None]`, written to vary along the channels: a condition constant
     # across a pixel's channels makes LLVM split the channel loop in two branches (non-trivial loop
-    # unswitching), which stops it from vectorising the kernel (1.2 to 2 times slower).
+    # unswitching), which stops it from vectorising the kernel.
     inside = tf.cast(inside, tf.int32)[..., None] * channels + tf.range(channels) >= channels
     out = tf.where(inside, value, tf.cast(fill, value.dtype))
     return tf.reshape(from_float(out, images.dtype), shape)

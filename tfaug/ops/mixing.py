@@ -35,7 +35,7 @@ def paste(images, partner, boxes):
     """Copies `images[partner[i]]` into `boxes[i]` of image i; exact for every dtype.
 
     Float images use `x * (1 - inside) + partner * inside` with `inside` in {0, 1}, which XLA fuses into
-    one loop (about 40% cheaper than a select on CPU) and which is exact for finite values; integer
+    one loop (cheaper than a select on CPU) and which is exact for finite values; integer
     images (and masks) use a select.
 
     Args:

@@ -1,89 +1,119 @@
-"""Applies per-image op programs (RandAugment, AutoAugment, TrivialAugment, AugMix chains) to a batch.
+"""Runs per-image op programs (RandAugment, AutoAugment, TrivialAugment, AugMix chains) on a batch.
 
-A program gives every image one op per slot: `op_ids[i, s]` indexes the layer's op table (-1 = skip),
-`arguments[i, s]` is that op's argument in its own units (`tfaug.policies.levels.argument`), and
-`centers[i, s]` the box centre for `cutout`.
+A `Program` gives every row (image) one op per slot: `op_ids[i, s]` indexes `Settings.ops` (-1 = skip),
+`arguments[i, s]` is that op's argument in its own units (`tfaug.policies.levels.argument`), `centers[i, s]`
+the box centre for `cutout`, and `matrices[i]` the row's geometric ops composed (`program_matrices`).
+What each op is and how it runs is its record in `tfaug.policies.registry`.
 
 The program runs on uint8 levels, as PIL does: float images are rounded to the nearest of 256 levels of
 their `value_range` on the way in and mapped back on the way out, so every input dtype gets the uint8
-result (bit-exact with PIL for the point and colour ops). The whole program is one XLA computation
-(`_program`), so its loops update the batch in place; a float batch is read once (quantised) and written
-once (the last pass, fused with the table lookup):
+result (bit-exact with PIL for the point and colour ops). The whole program is one XLA computation, so its
+loops update the batch in place; a float batch is read once (quantised) and written once (the last pass,
+fused with the table lookup). Per slot:
 
-1. Point ops (invert, posterize, solarize, solarize_add, brightness, contrast, auto_contrast, equalize)
-   are lookup tables (`tfaug.policies.tables`). Each image carries a *pending* `[C, 256]` table, the
-   composition of its point ops not yet applied (the identity at first): a slot's point op composes its
-   table onto it, so the point ops of all slots cost one gather over the batch, at the end. The
-   statistics a table needs (gray mean, channel extremes, histogram) are computed only for the images
-   that chose contrast / auto_contrast / equalize, on their current levels (stored levels through the
-   pending table; equalize remaps the stored levels' histogram instead, and auto_contrast maps the
-   stored extremes through a monotone pending table, reading the current levels only after a
-   non-monotone one such as solarize).
-2. Colour, sharpness and cutout run only on the images that chose them, in fixed-size chunks
-   (`tfaug.policies.rows`; one sort per slot groups the images by op): they read their
-   current levels, store the result and reset the image's pending table to the identity.
-3. Geometric ops of all slots compose into one matrix per image, resampled once at the end
-   (`tfaug.ops.geometry.transform`) for the images that chose any, so an image that rotates and shears is
-   interpolated once. This moves geometric ops after the image's pixel ops (the same result except in
-   the fill area, which keeps `fill_value`). Nearest resampling copies pixels, so it runs on the stored
-   levels (the pending table is applied afterwards, outside the fill); bilinear runs on current levels.
-   The matrices are computed before the XLA computation, by TensorFlow's own kernels.
+1. Pixel ops (colour, sharpness, cutout) run only on the rows that chose them, in fixed-size chunks
+   (`tfaug.policies.rows`; one sort per slot groups the rows by op): they read their current levels,
+   store the result and reset the row's pending table to the identity.
+2. Point ops are lookup tables. Each row carries a *pending* `[C, 256]` table, the composition of its
+   point ops not yet applied (the identity at first): a slot's point op composes its table onto it, so the
+   point ops of all slots cost one gather over the batch, at the end. Statistics ops (contrast,
+   auto_contrast, equalize) compute their table only for the rows that chose them, from their current
+   levels (`rows.table_loop`).
 
-`apply_program(..., deferred=True)` stops before the last lookup, for a caller that folds it into its own
-pass (AugMix's mix), and `copies` runs the program on several copies of the batch (AugMix's chains).
-Without colour, sharpness or cutout no op stores new levels before the geometry pass, so the copies of an
-image keep its levels: they share one quantised batch (statistics read row `r % B`, equalize counts an
-image's histogram once for all its copies). With nearest resampling the copies' levels are never written:
-the last lookup reads each copy's pixels through an index map (`current_levels`); with bilinear the
-shared batch is tiled before the geometry pass. Otherwise the batch is tiled inside the computation.
+Then geometry: the geometric ops of all slots are one matrix per row, resampled once for the rows that
+chose any, so a row that rotates and shears is interpolated once (geometric ops move after the row's
+pixel ops; the same result except in the fill area, which keeps `fill_level`). Nearest resampling copies
+pixels, so it runs on the stored levels and marks the fill (the pending table is applied afterwards,
+outside the fill); bilinear runs on current levels.
 
-No op is computed for every image and then discarded. Inside one XLA computation XLA would fuse a small
-lookup-table computation into the per-pixel gather that reads it and redo it for every pixel (about 20
-times slower); every table is therefore materialised (`tfaug.policies.rows.materialized`) before a gather
-reads it, which also keeps an enclosing `jit_compile` fast.
+No op is computed for every row and then discarded. Every table goes behind a fusion barrier
+(`tfaug.ops._xla.fusion_barrier`) before a per-pixel gather reads it, which also keeps an enclosing
+`jit_compile` fast. AugMix's chains that share their image's levels run in `tfaug.policies.chains`, from the
+same pieces.
 """
+
+from typing import NamedTuple
+from typing import Optional
+
 import tensorflow as tf
 
 from tfaug.ops import geometry
 from tfaug.ops._xla import fused
-from tfaug.ops.boxes import centered_boxes
+from tfaug.ops._xla import fusion_barrier
 from tfaug.ops.dtypes import from_float
-from tfaug.ops.enhance import color
-from tfaug.ops.enhance import sharpness
-from tfaug.ops.erasing import fill_boxes
 from tfaug.ops.selection import apply_to_rows
 from tfaug.ops.selection import group_rows
-from tfaug.policies.levels import GEOMETRIC
+from tfaug.policies import registry
+from tfaug.policies.rows import Rows
 from tfaug.policies.rows import equalize_from_histogram
 from tfaug.policies.rows import lut
-from tfaug.policies.rows import materialized
 from tfaug.policies.rows import on_rows
 from tfaug.policies.rows import selected_rows
-from tfaug.policies.rows import shared_histograms
 from tfaug.policies.rows import table_loop
 from tfaug.policies.tables import identity_tables
 from tfaug.policies.tables import point_table
 
-#: Ops whose result is a per-image lookup table of the (current) image.
-POINT_OPS = ("invert", "posterize", "solarize", "solarize_add", "brightness", "contrast", "auto_contrast", "equalize")
-#: Point ops whose table needs statistics of the image.
-STATISTIC_OPS = ("contrast", "auto_contrast", "equalize")
-#: Ops run on the images that chose them only.
-SELECTED_OPS = ("color", "sharpness", "cutout")
+#: Rows per chunk of the loops that compute tables from shared histograms (no pixels: few, larger chunks).
+TABLE_CHUNK = 8
 
-MATRICES = {
-    "rotate": lambda a, h, w: geometry.rotation_matrix(a, h, w),
-    "shear_x": lambda a, h, w: geometry.shear_x_matrix(a),
-    "shear_y": lambda a, h, w: geometry.shear_y_matrix(a),
-    "translate_x": lambda a, h, w: geometry.translate_x_matrix(a),
-    "translate_y": lambda a, h, w: geometry.translate_y_matrix(a),
-}
+
+class Program(NamedTuple):
+    """A drawn program, one row per image (see the module docstring)."""
+
+    op_ids: tf.Tensor  # int32 [N, S]
+    arguments: tf.Tensor  # float32 [N, S]
+    centers: tf.Tensor  # int32 [N, S, 2] (cy, cx)
+    matrices: Optional[tf.Tensor]  # float32 [N, 3, 3], None without geometric ops
+
+
+class Settings(NamedTuple):
+    """The static settings of a program run."""
+
+    ops: tuple  # op names, indexed by `Program.op_ids`
+    value_range: tuple  # (low, high) of the images
+    fill_level: float  # fill of geometry and cutout, in uint8 levels
+    interpolation: str  # "nearest" or "bilinear"
+    chunk: int  # rows per chunk of the selected-row loops (`chunk_size_for`)
+    channels: int  # the images' channel count
+    copies: int = 1  # copies of the batch the program runs on (rows k * B + i), for `apply_deferred`
+    slots: int = 0  # the program's slots (`op_ids.shape[1]`; filled in by `checked`)
+
+
+class Levels(NamedTuple):
+    """A program stopped before its last lookup: the result's levels are `current_levels(levels)`."""
+
+    stored: tf.Tensor  # uint8 [N, H, W, C]
+    tables: tf.Tensor  # int32 [N, C, 256]: the pending table of each row
+    inside: tf.Tensor  # uint8 [N, H, W, 1]: 0 where geometry filled the pixel
+
+    def rows(self, part):
+        """The rows `part` (a slice) of each field."""
+        return Levels(self.stored[part], self.tables[part], self.inside[part])
+
+    def current(self, fill_level):
+        return current_levels(self, fill_level)
+
+
+class _Slot(NamedTuple):
+    """One slot of a program, its rows grouped by op (op `k`'s rows: `order[starts[k]:][:counts[k]]`)."""
+
+    op_ids: tf.Tensor
+    arguments: tf.Tensor
+    centers: tf.Tensor
+    order: tf.Tensor
+    starts: tf.Tensor
+    counts: tf.Tensor
+    identity: tf.Tensor  # [N, C, 256] identity tables
+    chunk: int
+
+    def rows(self, k):
+        """The `rows.Rows` that chose op `k`."""
+        return Rows(self.order, self.starts[k], self.counts[k], self.chunk)
 
 
 def chunk_size_for(batch_size):
-    """Images per chunk of the selected-image loops: small, so rarely chosen ops waste little (the last chunk
-    of a loop repeats an image); 2 from a batch of 32 (measured on batches of 64 and on AugMix's 3 x 64
-    chains: 1 costs more loop overhead, 4 more repeats)."""
+    """Rows per chunk of the selected-row loops: small, so rarely chosen ops waste little (the last chunk of
+    a loop repeats a row); 2 from a batch of 32, 1 below."""
     if batch_size is None:
         return 2
     return max(1, min(2, batch_size // 32))
@@ -109,265 +139,203 @@ def from_uint8_levels(levels, images, value_range):
     return from_float(x, images.dtype)
 
 
-def _cutout(xc, side, center, fill_level):
-    shape = tf.shape(xc)
-    side = tf.cast(side, tf.int32)
-    boxes = centered_boxes(center[:, 0], center[:, 1], side, side, shape[1], shape[2])
-    fill = tf.fill(tf.stack([shape[0], 1, shape[3]]), fill_level)
-    return fill_boxes(xc, boxes[:, None, :], fill)
-
-
-#: Rows per chunk of the loops that compute tables from shared histograms (no pixels: few, larger chunks).
-TABLE_CHUNK = 8
-
-#: Selected kernels that read each pixel several times (their input is materialised first).
-REREADING_KERNELS = ("sharpness", "color")
-
-SELECTED_KERNELS = {
-    "color": lambda xc, a, c, fill: color(xc, a),
-    "sharpness": lambda xc, a, c, fill: sharpness(xc, a),
-    "cutout": _cutout,
-}
-
-
-def _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-         channels, copies=1, histograms=None, resample=True):
-    """The program up to its last lookup: `(stored levels, pending tables or None, inside mark or None)`.
-
-    For copies that share the batch's levels (computed by `apply_program`): `histograms`, with equalize
-    among the ops, `shared_histograms`; `resample=False` (nearest resampling) stops before the geometry
-    pass and returns the shared levels, which the last lookup reads through an index map.
-    """
-    # `fused` may trace with relaxed shapes: the slot and channel counts come from the caller.
-    images.set_shape([None, None, None, channels])
-    x = to_uint8_levels(images, value_range)
-    # Without selected kernels, no op stores new levels before the geometry pass, so the copies of an image
-    # keep its levels: they share the one quantised batch (row r of the program reads row r % B, and
-    # equalize counts an image's histogram once for all its copies); they are tiled only where bilinear
-    # geometry or the end needs rows of their own. Otherwise the batch is tiled in the computation's own
-    # buffer, updated in place.
-    shared = _shares_levels(ops, copies)
-    if copies > 1 and not shared:
-        x = tf.tile(x, [copies, 1, 1, 1])
-    batch, num_channels = tf.shape(op_ids)[0], tf.shape(x)[3]
-    identity = identity_tables(batch, num_channels)
-    pending = None  # [B, C, 256] point ops not yet applied to x (None: the identity for all)
-    for s in range(slots):
-        ids, args, center = op_ids[:, s], arguments[:, s], centers[:, s]
-        order, starts, counts = group_rows(ids, len(ops))
-        # Colour, sharpness, cutout first: they store the current levels of their images (whose tables become
-        # the identity) and leave the other images alone, so the statistics below can read the updated batch.
-        reset = None
-        for k, name in enumerate(ops):
-            if name in SELECTED_KERNELS:
-                kernel = SELECTED_KERNELS[name]
-                x = on_rows(lambda xc, ac, cc, kernel=kernel: kernel(xc, ac, cc, fill_level),
-                            (order, starts[k], counts[k]), x, pending, (args, center), x, chunk,
-                            materialize=name in REREADING_KERNELS)
-                chosen = tf.equal(ids, k)
-                reset = chosen if reset is None else reset | chosen
-        if reset is not None and pending is not None:
-            pending = materialized(tf.where(reset[:, None, None], identity, pending))
-        # Point ops: this slot's table per image, composed onto its pending tables.
-        tables = None
-        for k, name in enumerate(ops):
-            if name in POINT_OPS and name not in STATISTIC_OPS:
-                table = point_table(name, batch, num_channels, args)
-                tables = tf.where(tf.equal(ids, k)[:, None, None], table, identity if tables is None else tables)
-        for k, name in enumerate(ops):
-            if name == "equalize" and histograms is not None:
-                # Table-space work for the rows that chose equalize only, in chunks of TABLE_CHUNK rows.
-                tables = apply_to_rows(equalize_from_histogram, order, starts[k], counts[k],
-                                       (histograms, identity if pending is None else pending),
-                                       identity if tables is None else tables, TABLE_CHUNK)
-            elif name in STATISTIC_OPS:
-                # Each chosen image's table, from its current levels, written into `tables`.
-                tables = table_loop(name, (order, starts[k], counts[k]), x, pending, args,
-                                     identity if tables is None else tables, chunk)
-        if tables is not None:
-            tables = materialized(tables)
-            pending = tables if pending is None else materialized(tf.gather(tables, pending, batch_dims=2))
-    inside = None  # [B, H, W, 1] uint8: 0 where geometry filled the pixel (None: nowhere)
-    if not resample:
-        # Shared copies, nearest: the rows are resampled by the last lookup itself (`current_levels`), which
-        # reads each pixel of the shared batch through an index map (see `apply_program`): the copies'
-        # levels are never written.
-        return x, pending, None
-    if matrix is not None:
-        # One resampling of the images that chose a geometric op.
-        geometric = _geometric_rows(op_ids, ops)
-        if interpolation == "nearest" and pending is not None:
-            # Nearest resampling copies pixels, so it commutes with the pending tables: resample the stored
-            # levels (no table lookup here) and mark which pixels are fill.
-            def resample(rows, xs, mc):
-                # Reads the chunk's rows straight from the batch (no copy of them first).
-                shape = tf.shape(xs)
-                sample = geometry.nearest_index.python_function(mc, rows, shape[1], shape[2], affine=True,
-                                                                materialize=True)
-                return geometry.nearest_marked(xs, sample)
-
-            inside = tf.ones(tf.stack([batch, tf.shape(x)[1], tf.shape(x)[2], 1]), tf.uint8)
-            x, inside = apply_to_rows(resample, *selected_rows(geometric), (matrix,), (x, inside), chunk,
-                                      whole=(x,))
-        else:
-            def resample(xc, mc):
-                return geometry.transform(xc, mc, interpolation=interpolation, fill_value=fill_level)
-
-            if shared:
-                x, shared = tf.tile(x, [copies, 1, 1, 1]), False
-            x = on_rows(resample, selected_rows(geometric), x, pending, (matrix,), x, chunk, materialize=True)
-            if pending is not None:
-                pending = materialized(tf.where(geometric[:, None, None], identity, pending))
-    if shared:
-        x = tf.tile(x, [copies, 1, 1, 1])
-    return x, pending, inside
-
-
-def _geometric_rows(op_ids, ops):
-    """bool `[rows]`: the rows whose program has a geometric op."""
-    return tf.reduce_any(tf.equal(op_ids[:, :, None], [k for k, name in enumerate(ops) if name in GEOMETRIC]),
-                         axis=[1, 2])
-
-
-def _shares_levels(ops, copies):
-    """Whether the `copies` of a batch share its stored levels (no selected kernel stores new ones; see `_run`)."""
-    return copies > 1 and not any(name in SELECTED_KERNELS for name in ops)
-
-
-def current_levels(x, pending, inside, fill_level):
-    """uint8 levels of a deferred program result (`apply_program(..., deferred=True)`): `pending[x]`,
-    `fill_level` outside `inside`.
-
-    `inside` is a uint8 mark `[N, H, W, 1]` (0 where geometry filled the pixel) for levels `x` of the same
-    rows, or an int32 index map `[N, H, W]` into the pixels of a shared batch `x` `[B, H, W, C]` (-1 where
-    filled; `geometry.nearest_index`): then each level is read through the map first.
-    """
-    fill = from_float(tf.constant(fill_level, tf.float32), tf.uint8)
-    if inside is not None and inside.dtype == tf.int32:
-        channels = x.shape[-1]
-        # Three channels are gathered as four (one 32-bit element per pixel): the mix is about 15% faster.
-        width = 4 if channels == 3 else channels
-        table = tf.reshape(tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, width - channels]]), [-1, width])
-        x = tf.gather(table, tf.maximum(inside, 0))[..., :channels]
-        return tf.where(inside[..., None] >= 0, lut(pending, x), fill)
-    levels = lut(pending, x)
-    if inside is not None:
-        levels = tf.where(inside > 0, levels, fill)
-    return levels
-
-
-@fused
-def _quantize(images, value_range):
-    return to_uint8_levels(images, value_range)
-
-
-@fused
-def _program(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-             channels):
-    x, pending, inside = _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level,
-                              interpolation, chunk, slots, channels)
-    return from_uint8_levels(current_levels(x, pending, inside, fill_level), images, value_range)
-
-
-@fused
-def _deferred(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level, interpolation, chunk, slots,
-              channels, copies, histograms, resample):
-    x, pending, inside = _run(images, op_ids, arguments, centers, matrix, ops, value_range, fill_level,
-                              interpolation, chunk, slots, channels, copies, histograms, resample)
-    shape = tf.shape(x)
-    if pending is None:
-        pending = identity_tables(tf.shape(op_ids)[0], shape[3])
-    if not resample:
-        return x, pending
-    if inside is None:
-        inside = tf.ones(tf.stack([shape[0], shape[1], shape[2], 1]), tf.uint8)
-    return x, pending, inside
-
-
 def program_matrices(op_ids, arguments, ops, height, width):
     """float32 `[rows, 3, 3]`: each row's geometric ops composed in slot order (output to input points, as
     `tfaug.ops.geometry`), the identity for rows without one; None when `ops` has no geometric op.
 
     The program resamples its images through these matrices; segmentation masks and bounding boxes follow
-    the same ones.
+    the same ones. Computed with TensorFlow's own kernels (outside the program's XLA computation).
     """
-    if not any(name in GEOMETRIC for name in ops):
+    if not registry.of_kind("geometric", ops):
         return None
     slots = int(op_ids.shape[1])
     # All slots at once ([rows, slots, 3, 3]; few small ops), then composed in slot order.
     slot_matrices = tf.broadcast_to(tf.eye(3), tf.stack([tf.shape(op_ids)[0], slots, 3, 3]))
     for k, name in enumerate(ops):
-        if name in GEOMETRIC:
+        if registry.OPS[name].kind == "geometric":
             chosen = tf.equal(op_ids, k)[:, :, None, None]
-            slot_matrices = tf.where(chosen, MATRICES[name](arguments, height, width), slot_matrices)
+            slot_matrices = tf.where(chosen, registry.OPS[name].matrix(arguments, height, width), slot_matrices)
     return geometry.compose(*tf.unstack(slot_matrices, num=slots, axis=1))
 
 
-def apply_program(images, op_ids, arguments, centers, ops, value_range, fill_level, interpolation, chunk,
-                  deferred=False, copies=1):
-    """Runs a program (see module docstring) on `images` `[B, H, W, C]`; returns the same dtype.
+def geometric_rows(op_ids, ops):
+    """bool `[rows]`: the rows whose program has a geometric op."""
+    geometric = [k for k, name in enumerate(ops) if registry.OPS[name].kind == "geometric"]
+    return tf.reduce_any(tf.equal(op_ids[:, :, None], geometric), axis=[1, 2])
 
-    With `deferred=True` it stops before the last table lookup and returns `(levels, tables, inside)`:
-    uint8 levels `[B, H, W, C]`, int32 tables `[B, C, 256]` and a uint8 mark `[B, H, W, 1]` (0 where
-    geometry filled the pixel), whose `current_levels` are the result's levels; a caller that reads the
-    result once (AugMix's mix) folds the lookup into its own pass. For copies that share the batch's
-    levels with nearest resampling, `levels` is the shared quantised batch (B rows) and `inside` an int32
-    index map `[copies * B, H, W]` into its pixels: the resampling, too, is left to `current_levels`.
 
-    Args:
-        images: `[B, H, W, C]`, any float or integer dtype, values in `value_range`.
-        op_ids: int32 `[B, S]`, indices into `ops`, -1 to skip a slot.
-        arguments: float32 `[B, S]`.
-        centers: int32 `[B, S, 2]` `(cy, cx)` for cutout.
-        ops: static tuple of op names.
-        value_range: static `(low, high)`.
-        fill_level: static fill for geometry and cutout, in uint8 levels (128 = mid-gray).
-        interpolation: static `"nearest"` or `"bilinear"`.
-        chunk: static chunk size for the selected-image loops.
-        deferred: return the deferred result (above) instead of images.
-        copies: with `deferred`, run the program on `copies` stacked copies of the batch (sharing its
-            levels where they can, see the module docstring): row `k * B + i` is copy `k` of image `i`, and
-            `op_ids`, `arguments`, `centers` and the result have `copies * B` rows (AugMix's chains).
+# -- the program, slot by slot -----------------------------------------------------------------------------
+
+
+def run_slots(x, program, settings, histograms=None):
+    """Every slot of `program` on stored levels `x`: `(stored levels, pending tables or None)`.
+
+    Row `r` reads `x[r % len(x)]` (`rows.apply_stored`): `x` holds every row, or one batch that the rows
+    share (`tfaug.policies.chains`). `histograms` (optional): equalize's histograms of the stored levels,
+    `[N, C, 256]`, counted beforehand.
     """
-    images = tf.convert_to_tensor(images)
-    op_ids = tf.convert_to_tensor(op_ids)
-    if op_ids.shape.rank != 2 or op_ids.shape[1] is None:
-        raise ValueError(f"`op_ids` must be [batch, slots] with a static number of slots, got {op_ids.shape}.")
-    ops = tuple(ops)
-    slots = int(op_ids.shape[1])
-    # The matrices are computed here, outside the XLA computation, with TensorFlow's own sin and cos.
-    shape = tf.shape(images)
-    matrix = program_matrices(op_ids, arguments, ops, shape[1], shape[2])
-    index = histograms = None
-    if deferred and copies > 1 and not (images.dtype == tf.uint8 and tuple(value_range) == (0.0, 255.0)):
-        # Copies read the quantised batch several times (a tile, or gathers): it is computed by an XLA
-        # computation of its own, so the program reads it from a buffer rather than fusing the rounding of
-        # the float batch into every read.
-        images, value_range = _quantize(images, tuple(value_range)), (0.0, 255.0)
-    if deferred and _shares_levels(ops, copies):
-        # Copies that share the batch's levels (see `_run`): equalize's histograms and, for nearest
-        # resampling, the index map of all rows (identity for rows without geometry) are computed by XLA
-        # computations of their own, which TensorFlow runs side by side: the histogram halves (a scatter
-        # loop uses one thread), then the map beside the program (mostly small table work). The map goes
-        # back with the deferred result; `current_levels` gathers through it, so the copies' levels are
-        # never written (computed inside that gather, the map would be recomputed per channel and copy).
-        if "equalize" in ops:
-            histograms = shared_histograms(images, op_ids, ops.index("equalize"), int(copies), int(chunk))
-        if matrix is not None and interpolation == "nearest":
-            matrix = tf.where(_geometric_rows(op_ids, ops)[:, None, None], matrix, tf.eye(3, batch_shape=[1]))
-            rows = tf.range(tf.shape(op_ids)[0]) % tf.shape(images)[0]
-            # After the histograms (one thread each, side by side), beside the program (mostly one thread).
-            # Materialised: inside an enclosing `jit_compile` this computation is inlined into the mix's,
-            # where XLA would otherwise fuse the map into the mix's gathers (AugMix about twice as slow).
-            with tf.control_dependencies([] if histograms is None else [histograms]):
-                index = geometry.nearest_index(matrix, rows, tf.shape(images)[1], tf.shape(images)[2], affine=True,
-                                               materialize=True)
-    # With an index map the program does no geometry: it needs no matrices.
-    args = (images, op_ids, arguments, centers, matrix if index is None else None, ops, tuple(value_range),
-            float(fill_level), interpolation, int(chunk), slots, images.shape[-1])
-    if deferred:
-        result = _deferred(*args, int(copies), histograms, index is None)
-        return result if index is None else (*result, index)
-    if copies != 1:
-        raise ValueError(f"`copies` other than 1 needs `deferred=True`, got copies={copies!r}.")
-    return _program(*args)
+    identity = identity_tables(tf.shape(program.op_ids)[0], tf.shape(x)[3])
+    pending = None  # [N, C, 256] point ops not yet applied to x (None: the identity for all)
+    for s in range(settings.slots):
+        ids = program.op_ids[:, s]
+        slot = _Slot(ids, program.arguments[:, s], program.centers[:, s], *group_rows(ids, len(settings.ops)),
+                     identity, settings.chunk)
+        x, pending = _pixel_ops(x, pending, slot, settings)
+        tables = _statistic_tables(x, pending, slot, settings, _point_tables(slot, settings), histograms)
+        if tables is not None:
+            tables = fusion_barrier(tables)
+            pending = tables if pending is None else fusion_barrier(tf.gather(tables, pending, batch_dims=2))
+    return x, pending
+
+
+def _pixel_ops(x, pending, slot, settings):
+    """The slot's pixel ops, first: they store the current levels of their rows (whose pending tables become
+    the identity) and leave the other rows alone, so the statistics after them read the updated batch."""
+    reset = None
+    for k, name in enumerate(settings.ops):
+        op = registry.OPS[name]
+        if op.kind != "pixel":
+            continue
+
+        def kernel(levels, args, centers, op=op):
+            return op.kernel(levels, args, centers, settings.fill_level)
+
+        x = on_rows(kernel, slot.rows(k), (x, pending), (slot.arguments, slot.centers), x, rereads=op.rereads)
+        chosen = tf.equal(slot.op_ids, k)
+        reset = chosen if reset is None else reset | chosen
+    if reset is not None and pending is not None:
+        pending = fusion_barrier(tf.where(reset[:, None, None], slot.identity, pending))
+    return x, pending
+
+
+def _point_tables(slot, settings):
+    """The slot's statistics-free tables per row (the identity for rows without a point op), or None."""
+    tables = None
+    batch, channels = tf.shape(slot.identity)[0], tf.shape(slot.identity)[1]
+    for k, name in enumerate(settings.ops):
+        if registry.OPS[name].kind == "point":
+            table = point_table(registry.OPS[name], batch, channels, slot.arguments)
+            chosen = tf.equal(slot.op_ids, k)[:, None, None]
+            tables = tf.where(chosen, table, slot.identity if tables is None else tables)
+    return tables
+
+
+def _statistic_tables(x, pending, slot, settings, tables, histograms):
+    """`tables` with the slot's statistics tables written in, for the rows that chose them."""
+    for k, name in enumerate(settings.ops):
+        op = registry.OPS[name]
+        if op.kind != "statistic":
+            continue
+        tables = slot.identity if tables is None else tables
+        if name == "equalize" and histograms is not None:
+            # Table-space work for the rows that chose equalize only, in chunks of TABLE_CHUNK rows.
+            current = slot.identity if pending is None else pending
+            rows = slot.rows(k)._replace(chunk=TABLE_CHUNK)
+            tables = apply_to_rows(equalize_from_histogram, *rows[:3], (histograms, current), tables, rows.chunk)
+        else:
+            tables = table_loop(op, slot.rows(k), (x, pending), slot.arguments, tables)
+    return tables
+
+
+# -- geometry and the last lookup ----------------------------------------------------------------------------
+
+
+def resample(x, pending, program, settings):
+    """The geometry pass: `(stored levels, pending tables or None, inside mark or None)`."""
+    if program.matrices is None:
+        return x, pending, None
+    geometric = geometric_rows(program.op_ids, settings.ops)
+    if settings.interpolation == "nearest" and pending is not None:
+        return _nearest_marked(x, pending, program.matrices, selected_rows(geometric, settings.chunk))
+
+    def kernel(levels, matrices):
+        return geometry.transform(levels, matrices, settings.interpolation, fill_value=settings.fill_level)
+
+    rows = selected_rows(geometric, settings.chunk)
+    x = on_rows(kernel, rows, (x, pending), (program.matrices,), x, rereads=True)
+    if pending is not None:
+        identity = identity_tables(tf.shape(pending)[0], tf.shape(pending)[1])
+        pending = fusion_barrier(tf.where(geometric[:, None, None], identity, pending))
+    return x, pending, None
+
+
+def _nearest_marked(x, pending, matrices, rows):
+    """Nearest resampling copies pixels, so it commutes with the pending tables: the stored levels are
+    resampled (no lookup here) and the fill is marked, `(x, pending, inside)`."""
+
+    def kernel(rows, xs, mc):
+        # Reads the chunk's rows straight from the batch (no copy of them first).
+        shape = tf.shape(xs)
+        index = geometry.nearest_index.python_function(mc, rows, shape[1], shape[2], affine=True)
+        return geometry.nearest_marked(xs, index)
+
+    shape = tf.shape(x)
+    inside = tf.ones(tf.stack([shape[0], shape[1], shape[2], 1]), tf.uint8)
+    x, inside = apply_to_rows(kernel, rows.order, rows.start, rows.count, (matrices,), (x, inside), rows.chunk,
+                              whole=(x,))
+    return x, pending, inside
+
+
+def current_levels(levels, fill_level):
+    """uint8 levels of a deferred result (`Levels`): `tables[stored]`, `fill_level` outside `inside`."""
+    fill = from_float(tf.constant(fill_level, tf.float32), tf.uint8)
+    return tf.where(levels.inside > 0, lut(levels.tables, levels.stored), fill)
+
+
+def _run(images, program, settings):
+    # `fused` may trace with relaxed shapes: the channel count comes from the settings.
+    images.set_shape([None, None, None, settings.channels])
+    x = to_uint8_levels(images, settings.value_range)
+    if settings.copies > 1:
+        # Copies are tiled in the computation's own buffer, updated in place.
+        x = tf.tile(x, [settings.copies, 1, 1, 1])
+    x, pending = run_slots(x, program, settings)
+    return resample(x, pending, program, settings)
+
+
+@fused
+def _program(images, program, settings):
+    x, pending, inside = _run(images, program, settings)
+    levels = lut(pending, x)
+    if inside is not None:
+        fill = from_float(tf.constant(settings.fill_level, tf.float32), tf.uint8)
+        levels = tf.where(inside > 0, levels, fill)
+    return from_uint8_levels(levels, images, settings.value_range)
+
+
+@fused
+def _deferred(images, program, settings):
+    x, pending, inside = _run(images, program, settings)
+    shape = tf.shape(x)
+    if pending is None:
+        pending = identity_tables(tf.shape(program.op_ids)[0], shape[3])
+    if inside is None:
+        inside = tf.ones(tf.stack([shape[0], shape[1], shape[2], 1]), tf.uint8)
+    return Levels(x, pending, inside)
+
+
+def checked(images, program, settings):
+    """`(images, settings)` with `settings.slots` set from the program, whose slot count must be static (the
+    compiled program is traced with relaxed shapes)."""
+    if program.op_ids.shape.rank != 2 or program.op_ids.shape[1] is None:
+        raise ValueError(
+            f"`op_ids` must be [batch, slots] with a static number of slots, got {program.op_ids.shape}."
+        )
+    return tf.convert_to_tensor(images), settings._replace(slots=int(program.op_ids.shape[1]))
+
+
+def apply_program(images, program, settings):
+    """Runs `program` (see the module docstring) on `images` `[B, H, W, C]` (any float or integer dtype,
+    values in `settings.value_range`); returns the augmented images, same shape and dtype."""
+    if settings.copies != 1:
+        raise ValueError(f"`copies` other than 1 needs `apply_deferred`, got copies={settings.copies!r}.")
+    images, settings = checked(images, program, settings)
+    return _program(images, program, settings)
+
+
+def apply_deferred(images, program, settings):
+    """`apply_program` stopped before its last table lookup: a `Levels` record, for a caller that folds the
+    lookup into its own pass (AugMix's mix). With `settings.copies > 1` the program runs on stacked copies
+    of the batch: row `k * B + i` is copy `k` of image `i`, and `program` has `copies * B` rows."""
+    images, settings = checked(images, program, settings)
+    return _deferred(images, program, settings)

@@ -16,55 +16,46 @@ So timm's `m9` rotates by up to 27 degrees while torchvision's `magnitude=9` rot
 side (not in the default op lists).
 """
 
+import dataclasses
 import math
 
 import tensorflow as tf
 
-#: op name -> whether its argument takes a random sign.
-SIGNED = {
-    "identity": False,
-    "auto_contrast": False,
-    "equalize": False,
-    "invert": False,
-    "posterize": False,
-    "solarize": False,
-    "solarize_add": False,
-    "color": True,
-    "contrast": True,
-    "brightness": True,
-    "sharpness": True,
-    "rotate": True,
-    "shear_x": True,
-    "shear_y": True,
-    "translate_x": True,
-    "translate_y": True,
-    "cutout": False,
-}
-OP_NAMES = tuple(SIGNED)
-GEOMETRIC = ("rotate", "shear_x", "shear_y", "translate_x", "translate_y")
+from tfaug.policies import registry
+
+#: Every op name, in the registry's order, and the geometric ones.
+OP_NAMES = tuple(registry.OPS)
+GEOMETRIC = registry.of_kind("geometric")
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Scale:
-    """One magnitude convention (see the module table)."""
+    """One magnitude convention (see the module table): each op's strongest setting."""
 
-    def __init__(self, max_magnitude, rotate, shear, translate, translate_relative, enhance, posterize_bits,
-                 posterize_round, solarize_timm):
-        self.max_magnitude = max_magnitude
-        self.rotate = rotate
-        self.shear = shear
-        self.translate = translate
-        self.translate_relative = translate_relative
-        self.enhance = enhance
-        self.posterize_bits = posterize_bits
-        self.posterize_round = posterize_round
-        self.solarize_timm = solarize_timm
+    max_magnitude: int
+    rotate: float
+    shear: float
+    translate: float
+    translate_relative: bool
+    enhance: float
+    posterize_bits: int
+    posterize_round: bool
+    solarize_timm: bool
 
 
+_COMMON = dict(rotate=30.0, shear=0.3, enhance=0.9, posterize_bits=4, translate_relative=True)
 SCALES = {
-    "timm": Scale(10, 30.0, 0.3, 0.45, True, 0.9, 4, False, True),
-    "torchvision": Scale(30, 30.0, 0.3, 150.0 / 331.0, True, 0.9, 4, True, False),
-    "autoaugment": Scale(9, 30.0, 0.3, 150.0 / 331.0, True, 0.9, 4, True, False),
-    "wide": Scale(30, 135.0, 0.99, 32.0, False, 0.99, 6, True, False),
+    "timm": Scale(max_magnitude=10, translate=0.45, posterize_round=False, solarize_timm=True, **_COMMON),
+    "torchvision": Scale(
+        max_magnitude=30, translate=150.0 / 331.0, posterize_round=True, solarize_timm=False, **_COMMON
+    ),
+    "autoaugment": Scale(
+        max_magnitude=9, translate=150.0 / 331.0, posterize_round=True, solarize_timm=False, **_COMMON
+    ),
+    "wide": Scale(
+        max_magnitude=30, rotate=135.0, shear=0.99, translate=32.0, translate_relative=False, enhance=0.99,
+        posterize_bits=6, posterize_round=True, solarize_timm=False,
+    ),
 }
 
 
@@ -74,33 +65,12 @@ def argument(name, fraction, sign, scale, height, width):
     `sign` is a `[B]` tensor of +-1 used by signed ops. Returns float32 `[B]`: degrees for rotate, the
     shear factor, pixels for translations (x from `width`, y from `height`), the enhance factor, posterize
     bits kept, the solarize threshold (pixels `< threshold` are kept), the solarize_add addition, the
-    cutout side in pixels; zeros for ops without argument.
+    cutout side in pixels; zeros for ops without argument. Each op's rule is its registry entry's
+    `argument` (`tfaug.policies.registry`).
     """
-    s = SCALES[scale]
     f = tf.cast(fraction, tf.float32)
     signed = f * tf.cast(sign, tf.float32)
-    if name == "rotate":
-        return s.rotate * signed
-    if name in ("shear_x", "shear_y"):
-        return s.shear * signed
-    if name in ("translate_x", "translate_y"):
-        side = tf.cast(width if name == "translate_x" else height, tf.float32)
-        return s.translate * signed * (side if s.translate_relative else 1.0)
-    if name in ("color", "contrast", "brightness", "sharpness"):
-        return 1.0 + s.enhance * signed
-    if name == "posterize":
-        reduce = tf.round(f * s.posterize_bits) if s.posterize_round else tf.floor(f * s.posterize_bits)
-        return 8.0 - reduce
-    if name == "solarize":
-        if s.solarize_timm:
-            return 256.0 - tf.floor(256.0 * f)
-        # A float threshold t inverting x >= t is, on integer levels, keeping x < ceil(t).
-        return tf.math.ceil(255.0 * (1.0 - f) - 1e-4)
-    if name == "solarize_add":
-        return tf.floor(110.0 * f)
-    if name == "cutout":
-        return tf.round(0.4 * f * tf.cast(tf.minimum(height, width), tf.float32))
-    return tf.zeros_like(f)
+    return registry.OPS[name].argument(SCALES[scale], f, signed, height, width)
 
 
 def check_magnitude(magnitude, scale, name="magnitude"):
@@ -118,7 +88,7 @@ def check_magnitude(magnitude, scale, name="magnitude"):
 def check_ops(ops, name="ops"):
     if isinstance(ops, str) or not isinstance(ops, (tuple, list)) or not ops:
         raise ValueError(f"`{name}` must be a non-empty list of op names from {list(OP_NAMES)}, got {ops!r}.")
-    unknown = [op for op in ops if op not in SIGNED]
+    unknown = [op for op in ops if op not in registry.OPS]
     if unknown:
         raise ValueError(f"`{name}` has unknown op names {unknown}; choose from {list(OP_NAMES)}.")
     return tuple(ops)

@@ -48,35 +48,57 @@ def extremes(levels):
     return tf.stack([lo, hi], axis=1)
 
 
-def point_table(name, batch, channels, args):
-    """`[B, C, 256]` int32 table of statistics-free point op `name` per image."""
-    # A [B, C, 256, 1] "image" (C rows of every level, one channel): a pointwise op applied to it is its
-    # table, already in the [B, C, 256] layout.
-    grid = tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], tf.stack([batch, channels, 256, 1]))
-    if name == "invert":
-        table = invert(grid)
-    elif name == "posterize":
-        table = posterize(grid, tf.cast(args, tf.int32))
-    elif name == "solarize":
-        table = solarize(grid, args)
-    elif name == "solarize_add":
-        table = solarize_add(grid, args, 128)
-    else:  # brightness
-        table = brightness(grid, args)
-    return tf.cast(table, tf.int32)[..., 0]
+def level_grid(batch, channels):
+    """uint8 `[B, C, 256, 1]`: C rows of every level, one channel. A pointwise op applied to this "image" is
+    its lookup table, already in the `[B, C, 256]` layout (see `point_table`)."""
+    return tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], tf.stack([batch, channels, 256, 1]))
 
 
-def statistic_table(name, levels, args):
-    """`[N, C, 256]` int32 table of `contrast`, `auto_contrast` or `equalize` for uint8 `levels` `[N, H, W, C]`."""
-    if name == "contrast":
-        mean = gray_mean(levels)
-        shape = tf.stack([tf.shape(levels)[0], 1, 256, tf.shape(levels)[3]])
-        grid = tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], shape)
-        degenerate = tf.cast(tf.broadcast_to(mean[:, None, None, None], shape), tf.uint8)
-        return tf.transpose(tf.cast(blend(grid, degenerate, args), tf.int32)[:, 0], [0, 2, 1])
-    if name == "auto_contrast":
-        lo_hi = tf.cast(extremes(levels), tf.int32)
-        return auto_contrast_lut(lo_hi[:, 0], lo_hi[:, 1])
+def point_table(op, batch, channels, args):
+    """`[B, C, 256]` int32 table of the statistics-free point op `op` (a registry record) per image."""
+    return tf.cast(op.table(level_grid(batch, channels), args), tf.int32)[..., 0]
+
+
+# Point ops: `table(grid, args)` applies the op to `level_grid`.
+
+
+def invert_table(grid, args):
+    return invert(grid)
+
+
+def posterize_table(grid, args):
+    return posterize(grid, tf.cast(args, tf.int32))
+
+
+def solarize_table(grid, args):
+    return solarize(grid, args)
+
+
+def solarize_add_table(grid, args):
+    return solarize_add(grid, args, 128)
+
+
+def brightness_table(grid, args):
+    return brightness(grid, args)
+
+
+# Statistics ops: `table(levels, args)`, `[N, C, 256]` int32 from uint8 `levels` `[N, H, W, C]`.
+
+
+def contrast_table(levels, args):
+    mean = gray_mean(levels)
+    shape = tf.stack([tf.shape(levels)[0], 1, 256, tf.shape(levels)[3]])
+    grid = tf.broadcast_to(tf.cast(tf.range(256), tf.uint8)[None, None, :, None], shape)
+    degenerate = tf.cast(tf.broadcast_to(mean[:, None, None, None], shape), tf.uint8)
+    return tf.transpose(tf.cast(blend(grid, degenerate, args), tf.int32)[:, 0], [0, 2, 1])
+
+
+def auto_contrast_table(levels, args):
+    lo_hi = tf.cast(extremes(levels), tf.int32)
+    return auto_contrast_lut(lo_hi[:, 0], lo_hi[:, 1])
+
+
+def equalize_table(levels, args):
     return equalize_lut(histogram_counts(tf.cast(levels, tf.int32)))
 
 
