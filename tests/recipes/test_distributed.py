@@ -27,8 +27,8 @@ What is tested here (all in this one process, on CPU):
 
 What is not tested:
 
-- `MultiWorkerMirroredStrategy`: `model.fit` on two localhost workers fails (keras issue 20585, see SPEC
-  section 8); a custom `strategy.run` loop is reported to work but has no test here.
+- `MultiWorkerMirroredStrategy`: `model.fit` on two localhost workers fails (keras-team/keras#20585); a
+  custom `strategy.run` loop is reported to work but has no test here.
 - `TPUStrategy` (no TPU), GPUs, and the tf.data service across machines, with fault tolerance or with
   `ShardingPolicy.OFF` / static sharding policies.
 """
@@ -39,7 +39,8 @@ import pytest
 import tensorflow as tf
 
 import tfaug
-from recipes import noisy_student, transfer
+from recipes import noisy_student
+from recipes import transfer
 from recipes.layers import StochasticDepth
 
 service = tf.data.experimental.service
@@ -69,9 +70,7 @@ def dispatcher():
 
 
 def _distribute(dataset, dispatcher):
-    return dataset.apply(
-        service.distribute(processing_mode=service.ShardingPolicy.DYNAMIC, service=dispatcher.target)
-    )
+    return dataset.apply(service.distribute(processing_mode=service.ShardingPolicy.DYNAMIC, service=dispatcher.target))
 
 
 def _identifiable(index):
@@ -359,9 +358,21 @@ def test_mirrored_noisy_student_step_matches_one_device():
             return randaugment.augment(images, seed=tf.constant([0, 1], tf.int64))
 
         records = noisy_student.run_noisy_student(
-            make_model, labeled, unlabeled, rounds=1, teacher=teacher, threshold=0.3, soft=True,
-            unlabeled_ratio=2.0, noise=noise, epochs=1, batch_size=16, optimizer=keras.optimizers.SGD(LR),
-            metrics=(), strategy=strategy, seed=0,
+            make_model,
+            labeled,
+            unlabeled,
+            rounds=1,
+            teacher=teacher,
+            threshold=0.3,
+            soft=True,
+            unlabeled_ratio=2.0,
+            noise=noise,
+            epochs=1,
+            batch_size=16,
+            optimizer=keras.optimizers.SGD(LR),
+            metrics=(),
+            strategy=strategy,
+            seed=0,
         )
         student = records[1].model
         assert student.distribute_strategy is strategy
