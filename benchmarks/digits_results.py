@@ -72,8 +72,16 @@ TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 RA_MAGNITUDE = 5
 RA_DIGIT_OPS = (
-    "identity", "rotate", "shear_x", "shear_y", "translate_x", "translate_y",
-    "contrast", "brightness", "sharpness", "auto_contrast",
+    "identity",
+    "rotate",
+    "shear_x",
+    "shear_y",
+    "translate_x",
+    "translate_y",
+    "contrast",
+    "brightness",
+    "sharpness",
+    "auto_contrast",
 )
 EPOCHS = 100  # on the 143 labeled images (4 steps an epoch); chosen by a quick check, see `settings_text`
 NOISY_EPOCHS = 12  # per noisy-student round, on the labeled images repeated NOISY_REPEAT times + pseudo-labels
@@ -85,8 +93,14 @@ RECIPE_AUGMENT = "randaugment"
 DISTILL_ALL_EPOCHS = 12  # distillation on all 1,437 training images (44 steps an epoch)
 SEEDS = (0, 1, 2)
 METHODS = (
-    "baseline", "cutmix", "randaugment", "randaugment_default", "mixup_cutmix",
-    "distillation", "noisy_student", "tta",
+    "baseline",
+    "cutmix",
+    "randaugment",
+    "randaugment_default",
+    "mixup_cutmix",
+    "distillation",
+    "noisy_student",
+    "tta",
 )
 TTA_VIEWS = {
     "scales": dict(views=("identity",), scales=(0.9, 1.1)),
@@ -117,9 +131,7 @@ def labeled_index(y_train, seed):
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(y_train))
-    labeled, unlabeled = train_test_split(
-        index, train_size=LABELED_FRACTION, stratify=y_train, random_state=seed
-    )
+    labeled, unlabeled = train_test_split(index, train_size=LABELED_FRACTION, stratify=y_train, random_state=seed)
     return np.sort(labeled), np.sort(unlabeled)
 
 
@@ -265,29 +277,55 @@ METHOD_FUNCTIONS = {
 ROWS = (
     ("baseline", "Small CNN, no augmentation (baseline)", None, ""),
     ("cutmix", "+ CutMix (alpha 1, p 1)", "baseline", "baseline"),
-    ("mixup_cutmix", "+ MixUpCutMix (DeiT: mixup 0.8 / cutmix 1.0, switch 0.5, smoothing 0.1)", "baseline",
-     "baseline"),
-    ("randaugment", f"+ RandAugment digits (n2, m{RA_MAGNITUDE}, geometric + contrast ops, black fill)",
-     "baseline", "baseline"),
+    ("mixup_cutmix", "+ MixUpCutMix (DeiT: mixup 0.8 / cutmix 1.0, switch 0.5, smoothing 0.1)", "baseline", "baseline"),
+    (
+        "randaugment",
+        f"+ RandAugment digits (n2, m{RA_MAGNITUDE}, geometric + contrast ops, black fill)",
+        "baseline",
+        "baseline",
+    ),
     ("randaugment_default", "+ RandAugment defaults (n2, m9, 14 ops, grey fill)", "baseline", "baseline"),
     ("teacher", "Wide CNN teacher + RandAugment digits (reference)", "randaugment", "small CNN + RA digits"),
-    ("distill_labeled", "KD student (small CNN), labeled images, alpha 0.1, T 10, + RA digits", "randaugment",
-     "small CNN + RA digits"),
-    ("distill_all", "KD student (small CNN), all train images, alpha 0, T 10, + RA digits", "randaugment",
-     "small CNN + RA digits"),
-    ("noisy_round0", "Noisy student: round-0 teacher (small CNN + RA digits, labeled only)", "randaugment",
-     "small CNN + RA digits"),
+    (
+        "distill_labeled",
+        "KD student (small CNN), labeled images, alpha 0.1, T 10, + RA digits",
+        "randaugment",
+        "small CNN + RA digits",
+    ),
+    (
+        "distill_all",
+        "KD student (small CNN), all train images, alpha 0, T 10, + RA digits",
+        "randaugment",
+        "small CNN + RA digits",
+    ),
+    (
+        "noisy_round0",
+        "Noisy student: round-0 teacher (small CNN + RA digits, labeled only)",
+        "randaugment",
+        "small CNN + RA digits",
+    ),
     ("noisy_round1", "Noisy student: round 1 student", "noisy_round0", "its round-0 teacher"),
     ("noisy_round2", "Noisy student: round 2 student", "noisy_round0", "its round-0 teacher"),
     ("noisy_round2", "Noisy student: round 2 student", "randaugment", "small CNN + RA digits"),
-    ("baseline_tta_scales", "Baseline + TTA (identity, scales 0.9 / 1.1)", "baseline_single",
-     "baseline, single view"),
-    ("baseline_tta_five_crop", "Baseline + TTA (identity + five 14/16 crops)", "baseline_single",
-     "baseline, single view"),
-    ("randaugment_tta_scales", "RA digits + TTA (identity, scales 0.9 / 1.1)", "randaugment_single",
-     "RA digits, single view"),
-    ("randaugment_tta_five_crop", "RA digits + TTA (identity + five 14/16 crops)", "randaugment_single",
-     "RA digits, single view"),
+    ("baseline_tta_scales", "Baseline + TTA (identity, scales 0.9 / 1.1)", "baseline_single", "baseline, single view"),
+    (
+        "baseline_tta_five_crop",
+        "Baseline + TTA (identity + five 14/16 crops)",
+        "baseline_single",
+        "baseline, single view",
+    ),
+    (
+        "randaugment_tta_scales",
+        "RA digits + TTA (identity, scales 0.9 / 1.1)",
+        "randaugment_single",
+        "RA digits, single view",
+    ),
+    (
+        "randaugment_tta_five_crop",
+        "RA digits + TTA (identity + five 14/16 crops)",
+        "randaugment_single",
+        "RA digits, single view",
+    ),
 )
 
 
@@ -417,8 +455,11 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3, --quick 1)")
     parser.add_argument("--epochs", type=int, default=None, help=f"epochs on the labeled set (default {EPOCHS})")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated from {','.join(METHODS)}")
-    parser.add_argument("--out", default=str(pathlib.Path(__file__).parent / "results"),
-                        help="folder for digits.md and digits.json ('' to write nothing)")
+    parser.add_argument(
+        "--out",
+        default=str(pathlib.Path(__file__).parent / "results"),
+        help="folder for digits.md and digits.json ('' to write nothing)",
+    )
     args = parser.parse_args(argv)
     args.seeds = args.seeds or (1 if args.quick else len(SEEDS))
     args.epochs = args.epochs or (20 if args.quick else EPOCHS)
@@ -445,8 +486,12 @@ def main(argv=None):
             out = METHOD_FUNCTIONS[method](run)
             noisy_error = out.pop("noisy_student_error", noisy_error)
             results.update(out)
-            print(f"seed {seed} {method}: {time.time() - tick:.0f} s "
-                  f"{ {k: v for k, v in out.items() if isinstance(v, float)} }", file=sys.stderr, flush=True)
+            print(
+                f"seed {seed} {method}: {time.time() - tick:.0f} s "
+                f"{ {k: v for k, v in out.items() if isinstance(v, float)} }",
+                file=sys.stderr,
+                flush=True,
+            )
         per_seed[seed] = results
     runtime = time.time() - start
     markdown = table(per_seed, seeds, noisy_error)
@@ -454,9 +499,16 @@ def main(argv=None):
         "table": markdown,
         "results": per_seed,
         "settings": {
-            "seeds": seeds, "epochs": args.epochs, "methods": args.methods, "size": SIZE,
-            "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "labeled_fraction": LABELED_FRACTION,
-            "test_fraction": TEST_FRACTION, "ra_magnitude": RA_MAGNITUDE, "ra_ops": list(RA_DIGIT_OPS),
+            "seeds": seeds,
+            "epochs": args.epochs,
+            "methods": args.methods,
+            "size": SIZE,
+            "batch_size": BATCH_SIZE,
+            "learning_rate": LEARNING_RATE,
+            "labeled_fraction": LABELED_FRACTION,
+            "test_fraction": TEST_FRACTION,
+            "ra_magnitude": RA_MAGNITUDE,
+            "ra_ops": list(RA_DIGIT_OPS),
         },
         "machine": machine_text,
         "runtime_s": round(runtime, 1),

@@ -75,7 +75,7 @@ def _frozen_draws(make_layer, draws):
 def cases(only=None):
     """Returns `[(group, name, fn or exception)]`: `fn(images, labels) -> images`."""
     table = [
-        ("floor", "elementwise x * 1.0001", lambda: (lambda images, labels: images * 1.0001)),
+        ("floor", "elementwise x * 1.0001", lambda: lambda images, labels: images * 1.0001),
         ("tfaug", "tfaug CutMix", lambda: _tfaug_mixing(tfaug.CutMix(seed=0))),
         ("tfaug", "tfaug MixUp", lambda: _tfaug_mixing(tfaug.MixUp(seed=0))),
         ("tfaug", "tfaug MixUpCutMix", lambda: _tfaug_mixing(tfaug.MixUpCutMix(seed=0))),
@@ -146,7 +146,7 @@ def measure(entries, images, labels, rounds, warmup, jit):
     """One run: returns `{name: median seconds or error string}`."""
     compiled = {}
     results = {}
-    for group, name, fn in entries:
+    for _group, name, fn in entries:
         if isinstance(fn, Exception):
             results[name] = f"unavailable: {type(fn).__name__}: {fn}"
             continue

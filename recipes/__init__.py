@@ -1,7 +1,17 @@
-from recipes.data import DatasetInfo, few_labels, info, load  # noqa: F401
-from recipes.tta import TTAClassifier, view_names, views  # noqa: F401
+from recipes.data import DatasetInfo  # noqa: F401
+from recipes.data import few_labels  # noqa: F401
+from recipes.data import info  # noqa: F401
+from recipes.data import load  # noqa: F401
 from recipes.distillation import Distiller  # noqa: F401
-from recipes.losses import DistillationKL  # noqa: F401
-from recipes.transfer import TransferClassifier, build_classifier, fit_transfer  # noqa: F401
 from recipes.layers import StochasticDepth  # noqa: F401
-from recipes.noisy_student import PseudoLabels, RoundRecord, pseudo_label, run_noisy_student  # noqa: F401
+from recipes.losses import DistillationKL  # noqa: F401
+from recipes.noisy_student import PseudoLabels  # noqa: F401
+from recipes.noisy_student import RoundRecord  # noqa: F401
+from recipes.noisy_student import pseudo_label  # noqa: F401
+from recipes.noisy_student import run_noisy_student  # noqa: F401
+from recipes.transfer import TransferClassifier  # noqa: F401
+from recipes.transfer import build_classifier  # noqa: F401
+from recipes.transfer import fit_transfer  # noqa: F401
+from recipes.tta import TTAClassifier  # noqa: F401
+from recipes.tta import view_names  # noqa: F401
+from recipes.tta import views  # noqa: F401

@@ -274,9 +274,7 @@ def _folder_classes(path):
         raise ValueError(f"image folder {str(root)!r} does not exist or is not a folder.")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
-        raise ValueError(
-            f"image folder {str(root)!r} holds no images: it has no class sub-folders (PATH/CLASS/IMAGE)."
-        )
+        raise ValueError(f"image folder {str(root)!r} holds no images: it has no class sub-folders (PATH/CLASS/IMAGE).")
     return len(classes), tuple(classes)
 
 
@@ -290,8 +288,7 @@ def _folder_files(path):
         labels += [label] * len(found)
     if not files:
         raise ValueError(
-            f"image folder {str(path)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}) "
-            "in its class sub-folders."
+            f"image folder {str(path)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}) in its class sub-folders."
         )
     return np.array(files), np.array(labels, dtype=np.int64), classes
 

@@ -24,7 +24,8 @@ import tensorflow as tf
 
 import tfaug
 from recipes import checks
-from recipes.pseudo_labels import PseudoLabels, pseudo_label
+from recipes.pseudo_labels import PseudoLabels
+from recipes.pseudo_labels import pseudo_label
 from tfaug import validation as v
 
 #: RandAugment ops that need RGB images; left out of the default noise for gray images.
@@ -160,8 +161,13 @@ def run_noisy_student(
     for r in range(len(records), rounds + 1):
         if r > 0:
             pseudo = pseudo_label(
-                records[-1].model, unlabeled_ds, threshold=threshold, soft=soft, balance=balance,
-                from_logits=from_logits, batch_size=max(batch_size, 256),
+                records[-1].model,
+                unlabeled_ds,
+                threshold=threshold,
+                soft=soft,
+                balance=balance,
+                from_logits=from_logits,
+                batch_size=max(batch_size, 256),
             )
         with strategy.scope():
             model = make_model(r)

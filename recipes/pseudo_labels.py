@@ -101,7 +101,7 @@ def pseudo_label(teacher, unlabeled_ds, *, threshold=0.3, soft=True, balance=Non
 
 
 def _predict(teacher, images_ds, batch_size, from_logits):
-    images = [batch for batch in images_ds.batch(batch_size).as_numpy_iterator()]
+    images = list(images_ds.batch(batch_size).as_numpy_iterator())
     if not images:
         raise ValueError("`unlabeled_ds` is empty.")
     images = np.concatenate(images)

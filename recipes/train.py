@@ -247,7 +247,11 @@ def fit_classifier(model, data, layers, *, epochs, batch_size, seed, verbose=0):
         metrics=["accuracy"],
     )
     history = model.fit(
-        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=_test_set(data).batch(256), shuffle=False,
+        train_ds,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        validation_data=_test_set(data).batch(256),
+        shuffle=False,
         verbose=verbose,
     )
     return history.history
@@ -266,7 +270,11 @@ def fit_student(teacher, student, data, layers, *, epochs, batch_size, seed, alp
     distiller = Distiller(teacher=teacher, student=student, alpha=alpha)
     distiller.compile(optimizer=optimizer(steps * epochs), metrics=["accuracy"])
     history = distiller.fit(
-        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=_test_set(data).batch(256), shuffle=False,
+        train_ds,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        validation_data=_test_set(data).batch(256),
+        shuffle=False,
         verbose=verbose,
     )
     return history.history
@@ -424,8 +432,11 @@ def train(
     metrics = {
         "settings": dict(settings or {}, recipe=recipe, epochs=epochs, seed=seed, batch_size=batch_size, width=width),
         "data": {
-            "dataset": data.info.name, "classes": list(data.info.class_names), "image_shape": list(data.image_shape),
-            "labeled": len(data.x_labeled), "unlabeled": 0 if data.x_unlabeled is None else len(data.x_unlabeled),
+            "dataset": data.info.name,
+            "classes": list(data.info.class_names),
+            "image_shape": list(data.image_shape),
+            "labeled": len(data.x_labeled),
+            "unlabeled": 0 if data.x_unlabeled is None else len(data.x_unlabeled),
             "test": len(data.x_test),
         },
         "augment": [layer.get_config() for layer in layers],

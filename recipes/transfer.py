@@ -29,11 +29,9 @@ import os
 
 import keras
 
-from recipes.fine_tuning import (
-    compile_feature_extraction,
-    compile_fine_tuning,
-    fine_tuning_optimizer,
-)
+from recipes.fine_tuning import compile_feature_extraction
+from recipes.fine_tuning import compile_fine_tuning
+from recipes.fine_tuning import fine_tuning_optimizer
 from tfaug import validation as v
 
 __all__ = [

@@ -76,9 +76,7 @@ def _check_scales(scales):
 def _check_images(images):
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4:
-        raise ValueError(
-            f"`images` must be a 4D batch [batch, height, width, channels], got shape {images.shape}."
-        )
+        raise ValueError(f"`images` must be a 4D batch [batch, height, width, channels], got shape {images.shape}.")
     if not images.dtype.is_floating:
         images = tf.cast(images, tf.float32)
     return images

@@ -66,8 +66,19 @@ def test_digits_results_quick(tmp_path, monkeypatch):
     assert calls == [("plain", 0), ("plain", 1), ("plain", 1), ("noisy-student", 0)]
 
     results = report["results"][0]
-    keys = ["baseline", "cutmix", "mixup_cutmix", "teacher", "distill_labeled", "distill_all",
-            "baseline_tta_scales", "baseline_tta_five_crop", "noisy_round0", "noisy_round1", "noisy_round2"]
+    keys = [
+        "baseline",
+        "cutmix",
+        "mixup_cutmix",
+        "teacher",
+        "distill_labeled",
+        "distill_all",
+        "baseline_tta_scales",
+        "baseline_tta_five_crop",
+        "noisy_round0",
+        "noisy_round1",
+        "noisy_round2",
+    ]
     for key in keys:
         assert 0.0 <= results[key] <= 1.0, key
     assert results["baseline_single"] == results["baseline"]

@@ -177,8 +177,21 @@ def test_train_writes_every_output_with_sane_numbers(tmp_path, capsys, recipe, a
 
 def test_train_with_a_randaugment_string_on_gray_digits(tmp_path):
     out = tmp_path / "run"
-    argv = ["train", "--augment", "rand-n2-m9-mstd0.5", "--epochs", "1", "--size", "8", "--batch-size", "32",
-            "--width", "2", "--out", str(out)]
+    argv = [
+        "train",
+        "--augment",
+        "rand-n2-m9-mstd0.5",
+        "--epochs",
+        "1",
+        "--size",
+        "8",
+        "--batch-size",
+        "32",
+        "--width",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert cli.main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["augment"] == ["rand-n2-m9-mstd0.5"]
@@ -199,8 +212,24 @@ def test_train_on_an_image_folder_and_overwrite(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "cam.png").write_bytes(b"stale")
-    argv = ["train", "--dataset", f"folder:{folder}", "--augment", "none", "--epochs", "2", "--size", "8",
-            "--batch-size", "4", "--width", "2", "--out", str(out), "--overwrite"]
+    argv = [
+        "train",
+        "--dataset",
+        f"folder:{folder}",
+        "--augment",
+        "none",
+        "--epochs",
+        "2",
+        "--size",
+        "8",
+        "--batch-size",
+        "4",
+        "--width",
+        "2",
+        "--out",
+        str(out),
+        "--overwrite",
+    ]
     assert cli.main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["classes"] == ["blue", "green", "red"] and metrics["data"]["image_shape"] == [8, 8, 3]
@@ -214,14 +243,18 @@ def test_train_on_an_image_folder_and_overwrite(tmp_path, capsys):
     [
         (["train", "--augment", "cutmix,warp", "--out", "{tmp}/r"], "unknown augmentation warp"),
         (["train", "--augment", "rand-m9-m5", "--out", "{tmp}/r"], "--augment 'rand-m9-m5': 'm' is given twice"),
-        (["train", "--recipe", "noisy-student", "--augment", "rand-n2,label-smoothing", "--out", "{tmp}/r"],
-         "label_smoothing changes labels"),
+        (
+            ["train", "--recipe", "noisy-student", "--augment", "rand-n2,label-smoothing", "--out", "{tmp}/r"],
+            "label_smoothing changes labels",
+        ),
         (["train", "--recipe", "fixmatch", "--out", "{tmp}/r"], "invalid choice: 'fixmatch'"),
         (["train", "--dataset", "folder:{tmp}/empty", "--out", "{tmp}/r"], "holds no images"),
         (["train", "--dataset", "folder:{tmp}/nowhere", "--out", "{tmp}/r"], "does not exist"),
         (["train", "--dataset", "mnist", "--out", "{tmp}/r"], "--dataset must be 'digits', 'tfds:NAME'"),
-        (["train", "--dataset", "tfds:mnist", "--data-dir", "{tmp}/empty", "--out", "{tmp}/r"],
-         "not available offline"),
+        (
+            ["train", "--dataset", "tfds:mnist", "--data-dir", "{tmp}/empty", "--out", "{tmp}/r"],
+            "not available offline",
+        ),
         (["train", "--out", "{tmp}/exists"], "pass --overwrite"),
         (["train", "--out", "{tmp}/exists.png", "--overwrite"], "is not a folder"),
         (["train", "--epochs", "0", "--out", "{tmp}/r"], "--epochs must be at least 1"),
@@ -268,8 +301,21 @@ def test_every_command_has_help(capsys, command):
 
 
 def test_bench_passes_its_options_to_the_throughput_script(capsys):
-    argv = ["bench", "--only", "tfaug", "--cases", "cutmix", "--rounds", "1", "--warmup", "1", "--batch", "2",
-            "--size", "8"]
+    argv = [
+        "bench",
+        "--only",
+        "tfaug",
+        "--cases",
+        "cutmix",
+        "--rounds",
+        "1",
+        "--warmup",
+        "1",
+        "--batch",
+        "2",
+        "--size",
+        "8",
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "batch 2x8x8x3 float32; median of 1 rounds" in out

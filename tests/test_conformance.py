@@ -1,4 +1,4 @@
-"""Conformance: every public layer in `tfaug.layers` keeps the same contract (SPEC section 0).
+"""Conformance: every public layer in `tfaug.layers` keeps the same contract (README "Use": the conventions).
 
 Layers are discovered from `tfaug.layers.__all__`, so a layer added later is covered without editing this
 file; `KWARGS` holds the few constructor arguments a layer needs here, `DETERMINISTIC` the layers without
@@ -402,7 +402,7 @@ def test_model_with_erasing_layers_fits_on_a_mixing_pipeline(small_photos):
         .map(tfaug.data.mixup_cutmix(seed=1), num_parallel_calls=2)
         .map(lambda x, y: (tf.cast(x, tf.float32), y))
     )
-    for x, y in dataset.take(1):
+    for _, y in dataset.take(1):
         assert y.shape == (4, NUM_CLASSES) and y.dtype == tf.float32
     model = keras.Sequential(
         [
@@ -423,9 +423,7 @@ def test_model_with_erasing_layers_fits_on_a_mixing_pipeline(small_photos):
     assert model.predict(images[:2].astype(np.float32), verbose=0).shape == (2, NUM_CLASSES)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("jax") is None, reason="Keras's numpy backend imports jax (for its fft)"
-)
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="Keras's numpy backend imports jax (for its fft)")
 def test_layers_run_in_tf_data_under_the_numpy_backend(tmp_path):
     script = textwrap.dedent(
         """

@@ -83,7 +83,8 @@ def test_a_saved_model_loads_in_a_fresh_process_after_import_tfaug_only(tmp_path
 
 def test_registry_holds_every_augmentation_layer_once():
     exported = {
-        obj for obj in vars(tfaug.layers).values()
+        obj
+        for obj in vars(tfaug.layers).values()
         if isinstance(obj, type) and issubclass(obj, tfaug.layers.BaseAugmentation)
     }
     exported -= {tfaug.layers.BaseAugmentation}
@@ -105,7 +106,8 @@ def test_registry_names_are_the_data_map_functions():
         pytest.param(
             name,
             marks=pytest.mark.xfail(
-                name == "trivial_augment_wide", strict=True,
+                name == "trivial_augment_wide",
+                strict=True,
                 reason="TrivialAugmentWide still lives in tfaug/layers/trivial_augment.py",
             ),
         )
@@ -157,7 +159,10 @@ def test_the_private_name_check_finds_each_form():
     assert [line for line, _ in _private_uses(ast.parse(code))] == [1, 2, 3, 4, 6]
 
 
-@pytest.mark.parametrize("path", sorted([*ROOT.glob("recipes/*.py"), *ROOT.glob("benchmarks/*.py")]),
-                         ids=lambda path: f"{path.parent.name}/{path.name}")
+@pytest.mark.parametrize(
+    "path",
+    sorted([*ROOT.glob("recipes/*.py"), *ROOT.glob("benchmarks/*.py")]),
+    ids=lambda path: f"{path.parent.name}/{path.name}",
+)
 def test_recipes_and_benchmarks_use_no_private_names_of_other_modules(path):
     assert _private_uses(ast.parse(path.read_text(), filename=str(path))) == []

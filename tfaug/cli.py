@@ -250,8 +250,12 @@ def train(args):
 
 def _as_options(message):
     """A `recipes.data` message in the command's words: its argument names become the options."""
-    for argument, option in (("name", "--dataset"), ("data_dir", "--data-dir"), ("size", "--size"),
-                             ("labeled_fraction", "--labeled-fraction")):
+    for argument, option in (
+        ("name", "--dataset"),
+        ("data_dir", "--data-dir"),
+        ("size", "--size"),
+        ("labeled_fraction", "--labeled-fraction"),
+    ):
         message = message.replace(f"`{argument}`", option)
     return message.replace(" or `download=True`, both need", ", it needs").rstrip(".")
 
@@ -332,12 +336,20 @@ def build_parser():
         help="plain: supervised; distill: a wider CNN teacher distilled into the small CNN; noisy-student: a "
         "teacher pseudo-labels the unlabeled images for a noised student (--augment is its noise) (default plain)",
     )
-    t.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"],
-                   help=f"epochs per model (default {TRAIN_DEFAULTS['epochs']})")
+    t.add_argument(
+        "--epochs",
+        type=int,
+        default=TRAIN_DEFAULTS["epochs"],
+        help=f"epochs per model (default {TRAIN_DEFAULTS['epochs']})",
+    )
     t.add_argument("--out", required=True, help="folder to write (created; see --overwrite)")
     t.add_argument("--seed", type=int, default=0, help="seed of the split, weights and augmentations (default 0)")
-    t.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS["batch_size"],
-                   help=f"training batch size (default {TRAIN_DEFAULTS['batch_size']})")
+    t.add_argument(
+        "--batch-size",
+        type=int,
+        default=TRAIN_DEFAULTS["batch_size"],
+        help=f"training batch size (default {TRAIN_DEFAULTS['batch_size']})",
+    )
     t.add_argument("--size", type=int, help="image side in pixels (default 16 for digits, 32 otherwise)")
     t.add_argument(
         "--labeled-fraction",

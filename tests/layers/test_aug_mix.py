@@ -97,8 +97,14 @@ def test_views_helper_and_loss_train_a_model(small_photos):
     assert views.shape == (12, 24, 40, 3)
     np.testing.assert_array_equal(views[:4], small_photos)
     assert not np.array_equal(views[4:8], views[8:])
-    model = keras.Sequential([keras.Input((24, 40, 3)), keras.layers.Rescaling(1 / 255.0),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [
+            keras.Input((24, 40, 3)),
+            keras.layers.Rescaling(1 / 255.0),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3),
+        ]
+    )
     model.compile("adam", loss=AugMixConsistency())
     ds = tf.data.Dataset.from_tensors((views, tf.constant([0, 1, 2, 0])))
     history = model.fit(ds, epochs=1, verbose=0)
@@ -109,8 +115,13 @@ def test_views_helper_and_loss_train_a_model(small_photos):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"severity": 0}, "severity"), ({"width": 0}, "width"), ({"depth": 4}, "depth"), ({"alpha": 0}, "alpha"),
-     ({"all_ops": "yes"}, "all_ops")],
+    [
+        ({"severity": 0}, "severity"),
+        ({"width": 0}, "width"),
+        ({"depth": 4}, "depth"),
+        ({"alpha": 0}, "alpha"),
+        ({"all_ops": "yes"}, "all_ops"),
+    ],
 )
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -31,7 +31,7 @@ def test_sub_policy_is_chosen_per_image_and_ops_follow_their_probabilities(polic
         for name, p, _ in sub:
             expected[name] = expected.get(name, 0.0) + p / len(POLICIES[policy]) / 2
     for k, name in enumerate(layer.op_table):
-        rate = np.mean(ids == k) 
+        rate = np.mean(ids == k)
         sd = np.sqrt(expected[name] * (1 - expected[name]) / (2 * n))
         assert abs(rate - expected[name]) < 5 * sd + 1e-4, (name, rate, expected[name])
 

@@ -132,8 +132,9 @@ def test_labels_masks_and_boxes_pass_through(small_photos, rng):
     masks = rng.integers(0, 5, [4, 24, 40, 1]).astype(np.int32)
     bounding_boxes = {"boxes": rng.uniform(0, 20, [4, 2, 4]).astype(np.float32), "labels": np.ones([4, 2], np.int32)}
     layer = Cutout(seed=0)
-    out = layer({"images": small_photos, "labels": labels, "segmentation_masks": masks,
-                 "bounding_boxes": bounding_boxes})
+    out = layer(
+        {"images": small_photos, "labels": labels, "segmentation_masks": masks, "bounding_boxes": bounding_boxes}
+    )
     assert set(out) == {"images", "labels", "segmentation_masks", "bounding_boxes"}
     np.testing.assert_array_equal(out["labels"], labels)
     np.testing.assert_array_equal(out["segmentation_masks"], masks)

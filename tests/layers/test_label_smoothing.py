@@ -71,8 +71,7 @@ def test_dict_input_masks_and_boxes_pass_through(small_photos, rng):
     masks = rng.integers(0, 3, [4, 24, 40, 1]).astype(np.int32)
     boxes = {"boxes": np.ones([4, 1, 4], np.float32), "labels": np.zeros([4, 1], np.int32)}
     out = LabelSmoothing(0.1, num_classes=3)(
-        {"images": small_photos, "labels": np.array([0, 1, 2, 0]), "segmentation_masks": masks,
-         "bounding_boxes": boxes}
+        {"images": small_photos, "labels": np.array([0, 1, 2, 0]), "segmentation_masks": masks, "bounding_boxes": boxes}
     )
     np.testing.assert_array_equal(out["images"], small_photos)
     np.testing.assert_array_equal(out["segmentation_masks"], masks)

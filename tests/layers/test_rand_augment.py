@@ -10,8 +10,19 @@ from tests.policies.pil_reference import run_program
 from tfaug import RandAugment
 from tfaug.layers.rand_augment import DEFAULT_OPS
 
-PIXEL_OPS = ("identity", "auto_contrast", "equalize", "invert", "posterize", "solarize", "solarize_add",
-             "color", "contrast", "brightness", "sharpness")
+PIXEL_OPS = (
+    "identity",
+    "auto_contrast",
+    "equalize",
+    "invert",
+    "posterize",
+    "solarize",
+    "solarize_add",
+    "color",
+    "contrast",
+    "brightness",
+    "sharpness",
+)
 SEED = tf.constant([3, 4], tf.int64)
 
 

@@ -232,8 +232,9 @@ def test_labels_masks_and_boxes_pass_through(small_photos, rng):
     masks = rng.integers(0, 5, [4, 24, 40]).astype(np.uint8)
     bounding_boxes = {"boxes": rng.uniform(0, 20, [4, 3, 4]).astype(np.float32), "labels": np.ones([4, 3])}
     layer = RandomErasing(probability=1.0, seed=0)
-    out = layer({"images": small_photos, "labels": labels, "segmentation_masks": masks,
-                 "bounding_boxes": bounding_boxes})
+    out = layer(
+        {"images": small_photos, "labels": labels, "segmentation_masks": masks, "bounding_boxes": bounding_boxes}
+    )
     np.testing.assert_array_equal(out["labels"], labels)
     np.testing.assert_array_equal(out["segmentation_masks"], masks)
     assert out["segmentation_masks"].dtype == tf.uint8

@@ -18,7 +18,7 @@ def _expected_fill(images, boxes, fill):
     for i, image_boxes in enumerate(np.asarray(boxes)):
         for n, (y1, x1, y2, x2) in enumerate(image_boxes):
             y1, x1 = max(y1, 0), max(x1, 0)
-            out[i, y1:max(y2, y1), x1:max(x2, x1)] = fill[i][n]
+            out[i, y1 : max(y2, y1), x1 : max(x2, x1)] = fill[i][n]
     return out
 
 

@@ -129,13 +129,21 @@ def test_integer_translations_equal_pil_exactly(images, interpolation):
     resample = PIL_RESAMPLE[interpolation]
     shifts = np.array([-7, 0, 5, 100], np.float32)  # 100 > width: all fill
     out = geometry.translate_x(images, shifts, interpolation).numpy()
-    ref = _pil(images, lambda im, i: im.transform(im.size, Image.AFFINE, (1, 0, int(shifts[i]), 0, 1, 0),
-                                                  resample=resample, fillcolor=GRAY))
+    ref = _pil(
+        images,
+        lambda im, i: im.transform(
+            im.size, Image.AFFINE, (1, 0, int(shifts[i]), 0, 1, 0), resample=resample, fillcolor=GRAY
+        ),
+    )
     np.testing.assert_array_equal(out, ref)
     shifts = np.array([3, -12, 0, -1], np.float32)
     out = geometry.translate_y(images, shifts, interpolation).numpy()
-    ref = _pil(images, lambda im, i: im.transform(im.size, Image.AFFINE, (1, 0, 0, 0, 1, int(shifts[i])),
-                                                  resample=resample, fillcolor=GRAY))
+    ref = _pil(
+        images,
+        lambda im, i: im.transform(
+            im.size, Image.AFFINE, (1, 0, 0, 0, 1, int(shifts[i])), resample=resample, fillcolor=GRAY
+        ),
+    )
     np.testing.assert_array_equal(out, ref)
     assert (out[0, -3:] == 128).all() and (out[1, :12] == 128).all() and (out[3, 0] == 128).all()
 
@@ -178,8 +186,10 @@ def test_shear_matches_pil(images, axis):
 
     for interpolation, resample in PIL_RESAMPLE.items():
         out = op(images, SHEARS, interpolation).numpy()
-        ref = _pil(images, lambda im, i: im.transform(im.size, Image.AFFINE, coefficients(i),
-                                                      resample=resample, fillcolor=GRAY))
+        ref = _pil(
+            images,
+            lambda im, i: im.transform(im.size, Image.AFFINE, coefficients(i), resample=resample, fillcolor=GRAY),
+        )
         d = _diff(out, ref)
         if interpolation == "nearest":
             assert (d == 0).mean() >= 0.999  # measured 1.0
@@ -216,8 +226,10 @@ def test_composed_rotate_shear_is_one_pil_affine_pass(images):
     m = compose(rotation_matrix(ANGLES, H, W), shear_x_matrix(SHEARS))
     for interpolation, resample in PIL_RESAMPLE.items():
         out = transform(images, m, interpolation).numpy()
-        ref = _pil(images, lambda im, i: im.transform(im.size, Image.AFFINE, _coefficients(m[i]),
-                                                      resample=resample, fillcolor=GRAY))
+        ref = _pil(
+            images,
+            lambda im, i: im.transform(im.size, Image.AFFINE, _coefficients(m[i]), resample=resample, fillcolor=GRAY),
+        )
         d = _diff(out, ref)
         assert (d == 0).mean() >= 0.995 if interpolation == "nearest" else d.max() <= 1
 
@@ -246,8 +258,13 @@ def test_matches_image_projective_transform_v3(images):
 
     def tf_op(x, interpolation):
         return tf.raw_ops.ImageProjectiveTransformV3(
-            images=x, transforms=to_projective_transforms(m), output_shape=[H, W], fill_value=128.0,
-            interpolation=interpolation.upper(), fill_mode="CONSTANT").numpy()
+            images=x,
+            transforms=to_projective_transforms(m),
+            output_shape=[H, W],
+            fill_value=128.0,
+            interpolation=interpolation.upper(),
+            fill_mode="CONSTANT",
+        ).numpy()
 
     # Nearest: TF rounds half away from zero where tfaug floors x + 0.5; only exact ties differ.
     assert (transform(images, m).numpy() == tf_op(images, "nearest")).mean() >= 0.999  # measured 0.9999
@@ -283,15 +300,15 @@ def test_non_square_batches_keep_dtype_and_fill(small_photos, batch, dtype):
     out = geometry.translate_y(x, np.arange(batch, dtype=np.float32) + 1, "bilinear", fill).numpy()
     assert out.shape == x.shape and out.dtype == dtype
     for i in range(batch):
-        np.testing.assert_array_equal(out[i, : 24 - (i + 1)], x[i, i + 1:])
-        assert (out[i, 24 - (i + 1):] == np.asarray(fill, dtype)).all()
+        np.testing.assert_array_equal(out[i, : 24 - (i + 1)], x[i, i + 1 :])
+        assert (out[i, 24 - (i + 1) :] == np.asarray(fill, dtype)).all()
 
 
 def test_per_image_parameters_equal_single_image_calls(images):
     m = compose(rotation_matrix(ANGLES, H, W), shear_y_matrix(SHEARS))
     batch = transform(images, m, "bilinear").numpy()
     for i in range(len(images)):
-        np.testing.assert_array_equal(batch[i], transform(images[i:i + 1], m[i:i + 1], "bilinear").numpy()[0])
+        np.testing.assert_array_equal(batch[i], transform(images[i : i + 1], m[i : i + 1], "bilinear").numpy()[0])
 
 
 def test_jit_compile_equals_eager(images):
@@ -368,9 +385,11 @@ def test_nearest_samples_are_the_documented_product_in_every_computation(rng):
     # gather of `transform`), XLA would contract `m00 * x + m01 * y` into a fused multiply-add: about 2 in
     # a million samples then move (19 of 9.6 million measured with AugMix-like matrices at 224 x 224).
     batch, side = 64, 224
-    m = compose(rotation_matrix(rng.uniform(-30, 30, batch).astype(np.float32), side, side),
-                shear_x_matrix(rng.uniform(-0.3, 0.3, batch).astype(np.float32)),
-                translate_y_matrix(rng.uniform(-60, 60, batch).astype(np.float32))).numpy()
+    m = compose(
+        rotation_matrix(rng.uniform(-30, 30, batch).astype(np.float32), side, side),
+        shear_x_matrix(rng.uniform(-0.3, 0.3, batch).astype(np.float32)),
+        translate_y_matrix(rng.uniform(-60, 60, batch).astype(np.float32)),
+    ).numpy()
     centres = np.arange(side, dtype=np.float32) + 0.5
     ys, xs = np.meshgrid(centres, centres, indexing="ij")
 
@@ -420,8 +439,10 @@ def test_bad_arguments_raise(small_photos):
 def test_nearest_index_and_marked_equal_transform_with_zero_fill(images):
     # Output i resamples image rows[i] (rows repeat and reorder the batch); affine matrices skip the division.
     rows = np.array([2, 0, 2, 3, 1, 0], np.int32)
-    m = compose(rotation_matrix(np.array([-30.0, 12.5, 7.0, 0.0, 135.0, 0.0], np.float32), H, W),
-                translate_x_matrix(np.array([3.0, -7.5, 0.0, 0.0, 2.0, 0.0], np.float32)))
+    m = compose(
+        rotation_matrix(np.array([-30.0, 12.5, 7.0, 0.0, 135.0, 0.0], np.float32), H, W),
+        translate_x_matrix(np.array([3.0, -7.5, 0.0, 0.0, 2.0, 0.0], np.float32)),
+    )
     for affine in (False, True):
         index = geometry.nearest_index(m, tf.constant(rows), H, W, affine=affine)
         pixels, inside = geometry.nearest_marked(tf.constant(images), index)

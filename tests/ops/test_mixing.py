@@ -1,7 +1,7 @@
 """Box, mixing and label kernels: exact pixels for hand-written parameters, invariants over random ones.
 
-References are written from the definitions (SPEC sections 1 to 3) with NumPy slicing, never by calling
-the kernel under test another way.
+References are written from the papers' definitions of CutMix, MixUp and their switch with NumPy slicing,
+never by calling the kernel under test another way.
 """
 
 import numpy as np
@@ -19,9 +19,7 @@ CHEAP = settings(max_examples=40, deadline=None)
 
 def coded_images(batch, height=H, width=W, channels=3):
     """float32 images whose every value says where it came from: `((image * 100 + row) * 100 + col) * 4 + c`."""
-    i, y, x, c = np.meshgrid(
-        np.arange(batch), np.arange(height), np.arange(width), np.arange(channels), indexing="ij"
-    )
+    i, y, x, c = np.meshgrid(np.arange(batch), np.arange(height), np.arange(width), np.arange(channels), indexing="ij")
     return (((i * 100 + y) * 100 + x) * 4 + c).astype(np.float32)
 
 
@@ -157,8 +155,13 @@ def test_paste_segmentation_masks(shape, dtype):
 
 def test_paste_keeps_working_after_calls_of_other_shapes_and_ranks():
     # The compiled kernel may relax dimensions between calls, never ranks (a mask after an image, and back).
-    for shape, dtype in [((4, H, W, 1), np.int32), ((4, 2 * H, W, 1), np.int32), ((4, H, W), np.int32),
-                         ((4, H, 2 * W), np.int32), ((4, H, W, 3), np.int32)]:
+    for shape, dtype in [
+        ((4, H, W, 1), np.int32),
+        ((4, 2 * H, W, 1), np.int32),
+        ((4, H, W), np.int32),
+        ((4, H, 2 * W), np.int32),
+        ((4, H, W, 3), np.int32),
+    ]:
         masks = np.broadcast_to(np.arange(4).reshape([4] + [1] * (len(shape) - 1)), shape).astype(dtype)
         boxes = np.minimum(BOXES, [shape[1], shape[2], shape[1], shape[2]]).astype(np.int32)
         out = ops.paste(tf.constant(masks), PARTNER, boxes).numpy()

@@ -16,7 +16,6 @@ from tfaug.ops import _xla
 from tfaug.ops import enhance
 from tfaug.ops import histogram as histogram_module
 
-
 FACTORS = ([0.0, 0.1, 1.9, 2.5], [0.5, 1.0, 0.3, 1.5], [-0.5, 3.0, 0.9, 1.1])
 
 

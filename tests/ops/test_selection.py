@@ -19,7 +19,7 @@ def test_apply_to_selected_writes_the_selected_rows_only():
 def test_group_rows_orders_rows_by_group():
     order, starts, counts = group_rows(tf.constant([2, -1, 0, 2, 1, 0]), 3)
     np.testing.assert_array_equal(counts.numpy(), [2, 1, 2])
-    np.testing.assert_array_equal(order.numpy()[starts[2]:starts[2] + counts[2]], [0, 3])
+    np.testing.assert_array_equal(order.numpy()[starts[2] : starts[2] + counts[2]], [0, 3])
 
 
 def test_whole_tensors_come_unsliced_with_the_chunk_rows():

@@ -29,8 +29,12 @@ def apply_op(image, name, argument):
         lut = [min(255, i + add) if i < 128 else i for i in range(256)]
         out = pil.point(lut * 3)
     elif name in ("color", "contrast", "brightness", "sharpness"):
-        enhancer = {"color": ImageEnhance.Color, "contrast": ImageEnhance.Contrast,
-                    "brightness": ImageEnhance.Brightness, "sharpness": ImageEnhance.Sharpness}[name]
+        enhancer = {
+            "color": ImageEnhance.Color,
+            "contrast": ImageEnhance.Contrast,
+            "brightness": ImageEnhance.Brightness,
+            "sharpness": ImageEnhance.Sharpness,
+        }[name]
         out = enhancer(pil).enhance(float(argument))
     else:
         raise KeyError(name)

@@ -131,4 +131,3 @@ def test_tables_are_immutable():
     for name in NAMES:
         with pytest.raises(TypeError):
             aa.POLICIES[name][0] = aa.POLICIES[name][1]
-

@@ -48,7 +48,7 @@ def test_auto_contrast_after_each_point_op_matches_pil(small_photos):
     n, last = len(images), len(BEFORE) - 1
     batch = np.concatenate([images] * len(BEFORE))
     ids = np.array([[k, last] for k in range(len(BEFORE)) for _ in range(n)], np.int32)
-    ids[n - 1::n, 0] = -1
+    ids[n - 1 :: n, 0] = -1
     args = np.array([[ARGUMENTS.get(BEFORE[max(k, 0)], 0.0), 0.0] for k in ids[:, 0]], np.float32)
     out = engine.apply_program(tf.constant(batch), *_program(batch, ids, args, BEFORE)).numpy()
     np.testing.assert_array_equal(out, run_program(batch, BEFORE, ids, args))
@@ -83,8 +83,8 @@ def test_equalize_in_copies_counts_each_image_once_and_remaps(small_photos):
     deferred, tiled = _copies_and_tiled(images, *_program(images, ids, args, ops))
     np.testing.assert_array_equal(deferred, tiled)
     # The copies without geometry are PIL's ops in sequence.
-    expected = run_program(np.concatenate([images] * 2), ops, ids[:2 * n], args[:2 * n])
-    np.testing.assert_array_equal(tiled[:2 * n], expected)
+    expected = run_program(np.concatenate([images] * 2), ops, ids[: 2 * n], args[: 2 * n])
+    np.testing.assert_array_equal(tiled[: 2 * n], expected)
 
 
 def test_copies_need_the_deferred_result(small_photos):
@@ -113,6 +113,10 @@ def test_shared_copies_read_their_image_for_auto_contrast_after_solarize(small_p
     args = np.repeat(np.array([[120.0, 0.0, 0.0], [4.0, 0.0, 5.0], [0.0, 200.0, 0.0]], np.float32), n, axis=0)
     deferred, tiled = _copies_and_tiled(images, *_program(images, ids, args, ops))
     np.testing.assert_array_equal(deferred, tiled)
-    expected = run_program(np.concatenate([images, images]), ops, np.concatenate([ids[:n], ids[2 * n:]]),
-                           np.concatenate([args[:n], args[2 * n:]]))
-    np.testing.assert_array_equal(np.concatenate([tiled[:n], tiled[2 * n:]]), expected)
+    expected = run_program(
+        np.concatenate([images, images]),
+        ops,
+        np.concatenate([ids[:n], ids[2 * n :]]),
+        np.concatenate([args[:n], args[2 * n :]]),
+    )
+    np.testing.assert_array_equal(np.concatenate([tiled[:n], tiled[2 * n :]]), expected)

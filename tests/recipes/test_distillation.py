@@ -199,6 +199,7 @@ def test_mixup_cutmix_pipeline_soft_labels():
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).enumerate()
     ds = ds.map(tfaug.data.mixup_cutmix(num_classes=K, seed=0))
     (images, soft), (images_again, soft_again) = next(iter(ds)), next(iter(ds))
+    np.testing.assert_array_equal(images, images_again)
     images, soft = images.numpy(), soft.numpy().astype("float64")
     np.testing.assert_array_equal(soft, soft_again.numpy())
     np.testing.assert_allclose(soft.sum(-1), 1.0, rtol=1e-6)

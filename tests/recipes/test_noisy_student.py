@@ -291,8 +291,17 @@ def test_run_noisy_student_two_rounds(monkeypatch):
     labeled, unlabeled = _digits()
     test = recipes.load("digits", split="test").take(64)
     records = ns.run_noisy_student(
-        _make_model(built), labeled, unlabeled, rounds=2, epochs=2, batch_size=16, threshold=0.2,
-        balance="auto", noise=noise, validation_data=test, optimizer=keras.optimizers.Adam(0.02),
+        _make_model(built),
+        labeled,
+        unlabeled,
+        rounds=2,
+        epochs=2,
+        batch_size=16,
+        threshold=0.2,
+        balance="auto",
+        noise=noise,
+        validation_data=test,
+        optimizer=keras.optimizers.Adam(0.02),
     )
     assert [r.round for r in records] == [0, 1, 2]
     assert [index for index, _ in built] == [0, 1, 2]

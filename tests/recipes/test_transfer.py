@@ -68,9 +68,7 @@ def test_stage1_changes_the_head_and_nothing_of_the_backbone(data):
 
 
 def test_stage2_fine_tunes_convolutions_but_keeps_batchnorm_exactly(data):
-    model = transfer.build_classifier(
-        small_backbone(), num_classes=3, dropout=0.2, augment=[rand_augment()]
-    )
+    model = transfer.build_classifier(small_backbone(), num_classes=3, dropout=0.2, augment=[rand_augment()])
     before = snapshot(model.backbone)
 
     head_history, finetune_history = transfer.fit_transfer(
@@ -260,7 +258,9 @@ def test_a_subclassed_backbone_needs_input_shape_and_its_nested_batchnorm_stays_
 
     nested = model.backbone.block.layers[1]
     assert model.backbone.block.layers[0].trainable and not nested.trainable
-    assert {v.path for v in model.backbone.trainable_variables} == {v.path for v in model.backbone.block.layers[0].weights}
+    assert {v.path for v in model.backbone.trainable_variables} == {
+        v.path for v in model.backbone.block.layers[0].weights
+    }
 
 
 class ConvBlock(keras.layers.Layer):
@@ -280,8 +280,12 @@ class ConvBlock(keras.layers.Layer):
 def nested_backbone():
     """conv1, then a sub-model (conv, BatchNormalization, a ConvBlock), then a BatchNormalization."""
     stage = keras.Sequential(
-        [keras.Input((15, 15, 8)), keras.layers.Conv2D(8, 3, name="stage_conv"),
-         keras.layers.BatchNormalization(name="stage_bn"), ConvBlock(8, name="block")],
+        [
+            keras.Input((15, 15, 8)),
+            keras.layers.Conv2D(8, 3, name="stage_conv"),
+            keras.layers.BatchNormalization(name="stage_bn"),
+            ConvBlock(8, name="block"),
+        ],
         name="stage",
     )
     inputs = keras.Input(SHAPE)
@@ -297,9 +301,7 @@ def test_batchnorm_nested_in_a_sub_model_and_a_custom_block_stays_frozen(data):
     assert sorted(layer.name for layer in nested) == ["block_bn", "stage_bn", "top_bn"]
     before = snapshot(model.backbone)
 
-    transfer.fit_transfer(
-        model, dataset(data), head_epochs=0, finetune_epochs=1, lr=0.05, optimizer="sgd", verbose=0
-    )
+    transfer.fit_transfer(model, dataset(data), head_epochs=0, finetune_epochs=1, lr=0.05, optimizer="sgd", verbose=0)
 
     assert not any(layer.trainable for layer in nested)
     trainable = {v.path for v in model.backbone.trainable_variables}

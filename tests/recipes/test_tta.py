@@ -93,7 +93,7 @@ def _numpy_five_crops(images, crop_h, crop_w):
     height, width = images.shape[1:3]
     bottom, right = height - crop_h, width - crop_w
     offsets = [(0, 0), (0, right), (bottom, 0), (bottom, right), (bottom // 2, right // 2)]
-    return [images[:, t : t + crop_h, l : l + crop_w] for t, l in offsets]
+    return [images[:, top : top + crop_h, left : left + crop_w] for top, left in offsets]
 
 
 @pytest.mark.parametrize("crop_fraction, crop", [(0.5, (12, 20)), (0.875, (21, 35))])

@@ -29,9 +29,7 @@ class ErasingLayer(BaseAugmentation):
                     f"`fill_value` needs one value per image channel: got {len(self.fill_value)} values "
                     f"{self.fill_value} for images with {static_channels} channels."
                 )
-            tf.debugging.assert_equal(
-                channels, fill.shape[0], message="`fill_value` needs one value per image channel"
-            )
+            tf.debugging.assert_equal(channels, fill.shape[0], message="`fill_value` needs one value per image channel")
         return tf.broadcast_to(tf.reshape(fill, [1, 1, -1]), tf.stack([batch_size, num_boxes, channels]))
 
     def get_config(self):

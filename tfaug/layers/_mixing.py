@@ -2,9 +2,9 @@
 
 import tensorflow as tf
 
-from tfaug import validation as v
 from tfaug import ops
 from tfaug import random as tfr
+from tfaug import validation as v
 from tfaug.layers.base import BaseAugmentation
 from tfaug.ops.mixing import PAIRINGS
 

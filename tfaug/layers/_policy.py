@@ -2,8 +2,8 @@
 
 import tensorflow as tf
 
-from tfaug import validation as v
 from tfaug import random as tfr
+from tfaug import validation as v
 from tfaug.layers.base import BaseAugmentation
 from tfaug.ops import bounding_boxes as box_ops
 from tfaug.ops import geometry

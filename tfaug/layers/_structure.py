@@ -27,9 +27,7 @@ def unpack(inputs, owner):
     if isinstance(inputs, dict):
         unknown = sorted(set(inputs) - set(KEYS))
         if unknown:
-            raise ValueError(
-                f"{owner}: unknown input keys {unknown}; a dict input may hold {list(KEYS)}."
-            )
+            raise ValueError(f"{owner}: unknown input keys {unknown}; a dict input may hold {list(KEYS)}.")
         if IMAGES not in inputs:
             raise ValueError(f"{owner}: a dict input needs an {IMAGES!r} entry, got keys {sorted(inputs)}.")
         data = dict(inputs)
@@ -122,9 +120,7 @@ def _check_batch(tensor, images, name, owner):
         raise ValueError(f"{owner}: `{name}` must have a batch dimension, got shape {tensor.shape}.")
     batch, image_batch = tensor.shape[0], images.shape[0]
     if batch is not None and image_batch is not None and batch != image_batch:
-        raise ValueError(
-            f"{owner}: `{name}` has batch size {batch} but `images` has batch size {image_batch}."
-        )
+        raise ValueError(f"{owner}: `{name}` has batch size {batch} but `images` has batch size {image_batch}.")
 
 
 def _boxes(boxes, owner):

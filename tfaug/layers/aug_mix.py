@@ -3,9 +3,9 @@
 import keras
 import tensorflow as tf
 
-from tfaug import validation as v
 from tfaug import ops as tfops
 from tfaug import random as tfr
+from tfaug import validation as v
 from tfaug.layers._policy import PolicyLayer
 from tfaug.ops._xla import fused
 from tfaug.policies import chains
@@ -205,9 +205,12 @@ class AugMixConsistency(keras.losses.Loss):
             ce = keras.losses.sparse_categorical_crossentropy(y_true, clean, from_logits=self.from_logits)
         probs = [tf.nn.softmax(p) if self.from_logits else p for p in (clean, aug1, aug2)]
         log_mixture = tf.math.log(tf.clip_by_value((probs[0] + probs[1] + probs[2]) / 3.0, 1e-7, 1.0))
-        divergence = tf.add_n(
-            [tf.reduce_sum(p * (tf.math.log(tf.clip_by_value(p, 1e-7, 1.0)) - log_mixture), axis=-1) for p in probs]
-        ) / 3.0
+        divergence = (
+            tf.add_n(
+                [tf.reduce_sum(p * (tf.math.log(tf.clip_by_value(p, 1e-7, 1.0)) - log_mixture), axis=-1) for p in probs]
+            )
+            / 3.0
+        )
         return ce + self.weight * divergence
 
     def get_config(self):

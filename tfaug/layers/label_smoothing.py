@@ -2,8 +2,8 @@
 
 import keras
 
-from tfaug import validation as v
 from tfaug import ops
+from tfaug import validation as v
 from tfaug.layers.base import BaseAugmentation
 
 

@@ -3,9 +3,9 @@
 import keras
 import tensorflow as tf
 
-from tfaug import validation as v
 from tfaug import ops
 from tfaug import random as tfr
+from tfaug import validation as v
 from tfaug.layers._mixing import MixingLayer
 from tfaug.layers._mixing import leave_self_pairs
 

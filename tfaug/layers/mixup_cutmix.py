@@ -3,9 +3,9 @@
 import keras
 import tensorflow as tf
 
-from tfaug import validation as v
 from tfaug import ops
 from tfaug import random as tfr
+from tfaug import validation as v
 from tfaug.layers._mixing import MixingLayer
 from tfaug.layers._mixing import cutmix_boxes
 from tfaug.layers._mixing import leave_self_pairs
@@ -55,9 +55,7 @@ class MixUpCutMix(MixingLayer):
         super().__init__(**kwargs)
         self.mixup_alpha = v.check_positive("mixup_alpha", mixup_alpha, allow_zero=True)
         self.cutmix_alpha = v.check_positive("cutmix_alpha", cutmix_alpha, allow_zero=True)
-        self.cutmix_minmax = (
-            None if cutmix_minmax is None else v.check_range("cutmix_minmax", cutmix_minmax, 0.0, 1.0)
-        )
+        self.cutmix_minmax = None if cutmix_minmax is None else v.check_range("cutmix_minmax", cutmix_minmax, 0.0, 1.0)
         self.probability = v.check_probability("probability", probability)
         self.switch_prob = v.check_probability("switch_prob", switch_prob)
         self.label_smoothing = v.check_probability("label_smoothing", label_smoothing)
@@ -79,9 +77,7 @@ class MixUpCutMix(MixingLayer):
 
     def get_random_transformation(self, data, seed):
         if "segmentation_masks" in data and self.mixup_enabled:
-            raise ValueError(
-                "MixUpCutMix cannot blend `segmentation_masks` while MixUp is enabled; set mixup_alpha=0."
-            )
+            raise ValueError("MixUpCutMix cannot blend `segmentation_masks` while MixUp is enabled; set mixup_alpha=0.")
         shape = tf.shape(data["images"])
         batch_size, height, width = shape[0], shape[1], shape[2]
         seeds = tf.unstack(tfr.split_seed(seed, 6))

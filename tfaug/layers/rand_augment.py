@@ -6,8 +6,8 @@ import re
 import keras
 import tensorflow as tf
 
-from tfaug import validation as v
 from tfaug import random as tfr
+from tfaug import validation as v
 from tfaug.layers._policy import PolicyLayer
 from tfaug.policies import levels
 

@@ -1,12 +1,11 @@
 """Random Erasing (Zhong et al., AAAI 2020): erase random boxes of random area and aspect ratio."""
 
-
 import keras
 import tensorflow as tf
 
-from tfaug import validation as v
 from tfaug import ops
 from tfaug import random as tfr
+from tfaug import validation as v
 from tfaug.layers._erasing import ErasingLayer
 
 FILLS = ("const", "random", "pixel")

@@ -3,8 +3,8 @@
 import keras
 import tensorflow as tf
 
-from tfaug import validation as v
 from tfaug import random as tfr
+from tfaug import validation as v
 from tfaug.layers._policy import PolicyLayer
 
 #: TrivialAugment's 14 ops (identity included).

@@ -11,15 +11,14 @@ from tfaug.ops.boxes import corner_boxes
 from tfaug.ops.boxes import kept_fraction
 from tfaug.ops.dtypes import from_float
 from tfaug.ops.dtypes import to_float
+from tfaug.ops.enhance import blend as blend_degenerate
+from tfaug.ops.enhance import brightness
+from tfaug.ops.enhance import color
+from tfaug.ops.enhance import contrast
+from tfaug.ops.enhance import grayscale
+from tfaug.ops.enhance import sharpness
 from tfaug.ops.erasing import fill_boxes
 from tfaug.ops.erasing import fill_boxes_from
-from tfaug.ops.labels import mix as mix_labels
-from tfaug.ops.labels import one_hot
-from tfaug.ops.labels import smooth as smooth_labels
-from tfaug.ops.mixing import blend
-from tfaug.ops.mixing import blend_or_paste
-from tfaug.ops.mixing import fixed_partner
-from tfaug.ops.mixing import paste
 from tfaug.ops.geometry import compose
 from tfaug.ops.geometry import identity_matrix
 from tfaug.ops.geometry import rotate
@@ -34,19 +33,20 @@ from tfaug.ops.geometry import translate_x
 from tfaug.ops.geometry import translate_x_matrix
 from tfaug.ops.geometry import translate_y
 from tfaug.ops.geometry import translate_y_matrix
-from tfaug.ops.enhance import blend as blend_degenerate
-from tfaug.ops.enhance import brightness
-from tfaug.ops.enhance import color
-from tfaug.ops.enhance import contrast
-from tfaug.ops.enhance import grayscale
+from tfaug.ops.histogram import auto_contrast
+from tfaug.ops.histogram import equalize
+from tfaug.ops.labels import mix as mix_labels
+from tfaug.ops.labels import one_hot
+from tfaug.ops.labels import smooth as smooth_labels
+from tfaug.ops.mixing import blend
+from tfaug.ops.mixing import blend_or_paste
+from tfaug.ops.mixing import fixed_partner
+from tfaug.ops.mixing import paste
 from tfaug.ops.point import identity
 from tfaug.ops.point import invert
 from tfaug.ops.point import posterize
-from tfaug.ops.enhance import sharpness
 from tfaug.ops.point import solarize
 from tfaug.ops.point import solarize_add
-from tfaug.ops.histogram import auto_contrast
-from tfaug.ops.histogram import equalize
 
 __all__ = [
     "blend",

@@ -7,7 +7,6 @@ and the float path are those of `tfaug.ops.point`.
 
 import tensorflow as tf
 
-from tfaug.validation import check_value_range
 from tfaug.ops._xla import fused
 from tfaug.ops.dtypes import to_float
 from tfaug.ops.point import bounds
@@ -17,6 +16,7 @@ from tfaug.ops.point import nearest_level
 from tfaug.ops.point import parameter
 from tfaug.ops.point import per_image
 from tfaug.ops.point import working
+from tfaug.validation import check_value_range
 
 # Pillow's ITU-R 601-2 luma weights for "RGB" -> "L", in units of 2**-16 (they sum to 2**16).
 GRAY_WEIGHTS = (19595, 38470, 7471)

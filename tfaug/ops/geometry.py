@@ -46,9 +46,7 @@ def _matrix(a, b, c, d, e, f):
     """Stacks six same-shape `[...]` tensors into `[..., 3, 3]` matrices with the last row `(0, 0, 1)`."""
     zero = tf.zeros_like(a)
     one = tf.ones_like(a)
-    return tf.reshape(
-        tf.stack([a, b, c, d, e, f, zero, zero, one], axis=-1), tf.concat([tf.shape(a), [3, 3]], axis=0)
-    )
+    return tf.reshape(tf.stack([a, b, c, d, e, f, zero, zero, one], axis=-1), tf.concat([tf.shape(a), [3, 3]], axis=0))
 
 
 def identity_matrix(batch, dtype=tf.float32):
@@ -149,9 +147,7 @@ def _check_transform_args(images, matrices, interpolation):
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"`interpolation` must be one of {list(INTERPOLATIONS)}, got {interpolation!r}.")
     if images.shape.rank not in (3, 4):
-        raise ValueError(
-            f"`images` must be [B, H, W, C] (or [B, H, W] masks), got shape {images.shape.as_list()}."
-        )
+        raise ValueError(f"`images` must be [B, H, W, C] (or [B, H, W] masks), got shape {images.shape.as_list()}.")
     if matrices.shape.rank not in (2, 3) or matrices.shape[-2:].as_list() not in ([3, 3], [None, None]):
         raise ValueError(f"`matrices` must be [B, 3, 3] (or [3, 3]), got shape {matrices.shape.as_list()}.")
 

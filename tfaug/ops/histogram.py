@@ -7,13 +7,13 @@ and compile under XLA. Conventions (value ranges, the uint8 path) are those of `
 
 import tensorflow as tf
 
-from tfaug.validation import check_value_range
 from tfaug.ops._xla import fused
 from tfaug.ops.point import check_images
 from tfaug.ops.point import finish
 from tfaug.ops.point import from_level
 from tfaug.ops.point import nearest_level
 from tfaug.ops.point import working
+from tfaug.validation import check_value_range
 
 
 def histogram_counts(levels):

@@ -25,13 +25,13 @@ The colour enhancers (`color`, `contrast`, `brightness`, `sharpness`, `grayscale
 import numpy as np
 import tensorflow as tf
 
-from tfaug.validation import check_value_range
 from tfaug.ops._xla import fused
 from tfaug.ops.dtypes import compute_dtype
 from tfaug.ops.dtypes import from_float
 from tfaug.ops.dtypes import to_float
+from tfaug.validation import check_value_range
 
-# --- shared helpers (also used by tfaug.ops.enhance and tfaug.ops.histogram) --------------------------------------------------
+# --- shared helpers (also used by tfaug.ops.enhance and tfaug.ops.histogram) ------------------------------
 
 
 def check_images(images, op, channels=None):

@@ -74,6 +74,7 @@ def apply_to_rows(fn, order, start, count, tensors, output, chunk_size, whole=No
     def body(i, *outs):
         position = start + tf.minimum(i * chunk_size + offsets, count - 1)
         index = tf.gather(order, position)
+
         # An output that is also an input is read from the running output (see the module docstring).
         def running(tensors):
             return [next((o for o, init in zip(outs, outputs) if t is init), t) for t in tensors]

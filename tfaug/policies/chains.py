@@ -124,8 +124,7 @@ def _histograms(x, chosen, chunk):
     """Histograms `[B, C, 256]` of the uint8 images `x` `[B, H, W, C]` with `chosen` (bool `[B]`), zero for
     the others: a loop over chunks of the chosen images (one thread)."""
     empty = tf.zeros(tf.stack([tf.shape(x)[0], tf.shape(x)[3], 256]), tf.int32)
-    return apply_stored(lambda xc: histogram_counts(tf.cast(xc, tf.int32)), selected_rows(chosen, chunk), x, (),
-                        empty)
+    return apply_stored(lambda xc: histogram_counts(tf.cast(xc, tf.int32)), selected_rows(chosen, chunk), x, (), empty)
 
 
 def shared_histograms(x, op_ids, k, settings, parts=2):

@@ -33,7 +33,6 @@ same pieces.
 """
 
 from typing import NamedTuple
-from typing import Optional
 
 import tensorflow as tf
 
@@ -63,7 +62,7 @@ class Program(NamedTuple):
     op_ids: tf.Tensor  # int32 [N, S]
     arguments: tf.Tensor  # float32 [N, S]
     centers: tf.Tensor  # int32 [N, S, 2] (cy, cx)
-    matrices: Optional[tf.Tensor]  # float32 [N, 3, 3], None without geometric ops
+    matrices: tf.Tensor | None  # float32 [N, 3, 3], None without geometric ops
 
 
 class Settings(NamedTuple):
@@ -178,8 +177,14 @@ def run_slots(x, program, settings, histograms=None):
     pending = None  # [N, C, 256] point ops not yet applied to x (None: the identity for all)
     for s in range(settings.slots):
         ids = program.op_ids[:, s]
-        slot = _Slot(ids, program.arguments[:, s], program.centers[:, s], *group_rows(ids, len(settings.ops)),
-                     identity, settings.chunk)
+        slot = _Slot(
+            ids,
+            program.arguments[:, s],
+            program.centers[:, s],
+            *group_rows(ids, len(settings.ops)),
+            identity,
+            settings.chunk,
+        )
         x, pending = _pixel_ops(x, pending, slot, settings)
         tables = _statistic_tables(x, pending, slot, settings, _point_tables(slot, settings), histograms)
         if tables is not None:
@@ -271,8 +276,9 @@ def _nearest_marked(x, pending, matrices, rows):
 
     shape = tf.shape(x)
     inside = tf.ones(tf.stack([shape[0], shape[1], shape[2], 1]), tf.uint8)
-    x, inside = apply_to_rows(kernel, rows.order, rows.start, rows.count, (matrices,), (x, inside), rows.chunk,
-                              whole=(x,))
+    x, inside = apply_to_rows(
+        kernel, rows.order, rows.start, rows.count, (matrices,), (x, inside), rows.chunk, whole=(x,)
+    )
     return x, pending, inside
 
 
@@ -318,9 +324,7 @@ def checked(images, program, settings):
     """`(images, settings)` with `settings.slots` set from the program, whose slot count must be static (the
     compiled program is traced with relaxed shapes)."""
     if program.op_ids.shape.rank != 2 or program.op_ids.shape[1] is None:
-        raise ValueError(
-            f"`op_ids` must be [batch, slots] with a static number of slots, got {program.op_ids.shape}."
-        )
+        raise ValueError(f"`op_ids` must be [batch, slots] with a static number of slots, got {program.op_ids.shape}.")
     return tf.convert_to_tensor(images), settings._replace(slots=int(program.op_ids.shape[1]))
 
 

@@ -53,8 +53,15 @@ SCALES = {
         max_magnitude=9, translate=150.0 / 331.0, posterize_round=True, solarize_timm=False, **_COMMON
     ),
     "wide": Scale(
-        max_magnitude=30, rotate=135.0, shear=0.99, translate=32.0, translate_relative=False, enhance=0.99,
-        posterize_bits=6, posterize_round=True, solarize_timm=False,
+        max_magnitude=30,
+        rotate=135.0,
+        shear=0.99,
+        translate=32.0,
+        translate_relative=False,
+        enhance=0.99,
+        posterize_bits=6,
+        posterize_round=True,
+        solarize_timm=False,
     ),
 }
 

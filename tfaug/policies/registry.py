@@ -22,8 +22,7 @@ against PIL), then add one `Op(...)` below. See `docs/adding_an_op.md`.
 """
 
 import dataclasses
-from typing import Callable
-from typing import Optional
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -49,9 +48,9 @@ class Op:
     kind: str
     signed: bool = False
     argument: Callable = no_argument
-    table: Optional[Callable] = None
-    kernel: Optional[Callable] = None
-    matrix: Optional[Callable] = None
+    table: Callable | None = None
+    kernel: Callable | None = None
+    matrix: Callable | None = None
     rereads: bool = False
 
     def __post_init__(self):
@@ -135,20 +134,45 @@ OPS = {
         Op(name="solarize", kind="point", argument=solarize_threshold, table=tables.solarize_table),
         Op(name="solarize_add", kind="point", argument=solarize_add_amount, table=tables.solarize_add_table),
         Op(name="color", kind="pixel", signed=True, argument=enhance_factor, kernel=color_kernel, rereads=True),
-        Op(name="contrast", kind="statistic", signed=True, argument=enhance_factor, table=tables.contrast_table,
-           rereads=True),
+        Op(
+            name="contrast",
+            kind="statistic",
+            signed=True,
+            argument=enhance_factor,
+            table=tables.contrast_table,
+            rereads=True,
+        ),
         Op(name="brightness", kind="point", signed=True, argument=enhance_factor, table=tables.brightness_table),
-        Op(name="sharpness", kind="pixel", signed=True, argument=enhance_factor, kernel=sharpness_kernel,
-           rereads=True),
+        Op(name="sharpness", kind="pixel", signed=True, argument=enhance_factor, kernel=sharpness_kernel, rereads=True),
         Op(name="rotate", kind="geometric", signed=True, argument=rotate_degrees, matrix=geometry.rotation_matrix),
-        Op(name="shear_x", kind="geometric", signed=True, argument=shear_factor,
-           matrix=lambda args, height, width: geometry.shear_x_matrix(args)),
-        Op(name="shear_y", kind="geometric", signed=True, argument=shear_factor,
-           matrix=lambda args, height, width: geometry.shear_y_matrix(args)),
-        Op(name="translate_x", kind="geometric", signed=True, argument=translate_pixels("width"),
-           matrix=lambda args, height, width: geometry.translate_x_matrix(args)),
-        Op(name="translate_y", kind="geometric", signed=True, argument=translate_pixels("height"),
-           matrix=lambda args, height, width: geometry.translate_y_matrix(args)),
+        Op(
+            name="shear_x",
+            kind="geometric",
+            signed=True,
+            argument=shear_factor,
+            matrix=lambda args, height, width: geometry.shear_x_matrix(args),
+        ),
+        Op(
+            name="shear_y",
+            kind="geometric",
+            signed=True,
+            argument=shear_factor,
+            matrix=lambda args, height, width: geometry.shear_y_matrix(args),
+        ),
+        Op(
+            name="translate_x",
+            kind="geometric",
+            signed=True,
+            argument=translate_pixels("width"),
+            matrix=lambda args, height, width: geometry.translate_x_matrix(args),
+        ),
+        Op(
+            name="translate_y",
+            kind="geometric",
+            signed=True,
+            argument=translate_pixels("height"),
+            matrix=lambda args, height, width: geometry.translate_y_matrix(args),
+        ),
         Op(name="cutout", kind="pixel", argument=cutout_side, kernel=cutout_kernel),
     )
 }

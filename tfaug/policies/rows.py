@@ -20,6 +20,7 @@ from tfaug.policies.tables import mapped_extremes_table
 from tfaug.policies.tables import monotone
 from tfaug.policies.tables import remapped_histogram
 
+
 def lut(tables, levels):
     """uint8 `tables[b, c, levels[b, h, w, c]]`; `tables` None is the identity."""
     if tables is None:
@@ -106,7 +107,8 @@ def table_loop(op, rows, levels, args, tables):
         chosen = (position >= rows.start) & (position < rows.start + rows.count)
         groups = tf.where(chosen, tf.where(monotone(pending), 0, 1), -1)
         order, starts, counts = group_rows(groups, 2)
-        tables = apply_stored(mapped_extremes_table, Rows(order, starts[0], counts[0], rows.chunk), x, (pending,),
-                              tables)
+        tables = apply_stored(
+            mapped_extremes_table, Rows(order, starts[0], counts[0], rows.chunk), x, (pending,), tables
+        )
         rows = Rows(order, starts[1], counts[1], rows.chunk)
     return on_rows(op.table, rows, levels, (args,), tables, rereads=op.rereads)
