@@ -12,55 +12,8 @@ This module holds data only: no TensorFlow, no randomness. A level has no meanin
 an op argument, and the libraries disagree on that mapping (see below). torchvision's mapping, which
 spans the paper's ranges with severity rising with the level, is the one these tables are meant for.
 
-Sources compared, entry by entry (all agree on every op, probability and level of the ops that take a
-level):
-    ImageNet: torchvision `torchvision/transforms/autoaugment.py` and `transforms/v2/_auto_augment.py`
-        (pytorch/vision); timm `auto_augment_policy_original` in `timm/data/auto_augment.py`
-        (huggingface/pytorch-image-models); Model Garden `policy_reduced_imagenet` in
-        `official/vision/ops/augment.py` (tensorflow/models); `ImageNetPolicy` in `autoaugment.py`
-        (DeepVoltaire/AutoAugment, third party).
-    CIFAR-10: torchvision; Model Garden `policy_reduced_cifar10`; DeepVoltaire `CIFAR10Policy`; and the
-        authors' `good_policies()` in `research/autoaugment/policies.py` (tensorflow/models). That file
-        has 95 sub-policies, including entries 0-14 and 20-24 here, but not entries 15-19. timm has no
-        CIFAR-10 or SVHN policy.
-    SVHN: torchvision; Model Garden `policy_svhn`; DeepVoltaire `SVHNPolicy`.
-    The only difference between the tables: the TF sources, timm and DeepVoltaire give a level to
-    `auto_contrast`, `equalize` and `invert` (e.g. ImageNet entry 1, AutoContrast at level 5), and every
-    implementation ignores it. torchvision writes `None` there, and so does this module.
-    `tensorflow/tpu`'s `policy_v0` (and timm `v0`, Model Garden `v0`) is a different ImageNet policy,
-    used for EfficientNet, and is not the paper's.
-
-How each library turns a level into an op argument (`L` is the level, 0..9 in these tables):
-    torchvision (AutoAugment, 10 bins per op): posterize keeps `8 - round(L * 4 / 9)` bits, giving
-        8,8,7,7,6,6,5,5,4,4. Solarize threshold is `linspace(255, 0, 10)[L]`: 255, 226.7, 198.3, 170,
-        141.7, 113.3, 85, 56.7, 28.3, 0 (v2: `linspace(1, 0)` times the dtype maximum, the same for
-        uint8). Pixels at or above the threshold are inverted, so level 0 still inverts 255 and is not
-        exactly the identity. Both ops get more severe as the level rises. Maxima: rotate 30 degrees,
-        shear 0.3 (applied so that the affine shear coefficient equals the magnitude), translate 150/331
-        of the image width (x) or height (y) in pixels, truncated to int, brightness/color/contrast/
-        sharpness factor 1 +- 0.9 (`linspace(0, 0.9)`). Rotate, shear, translate and the four enhance ops
-        are signed: each op in the chosen sub-policy gets its own fair coin for its sign at every call.
-        Posterize and solarize are unsigned, and the magnitude-free ops take no argument.
-    timm `original` (`_LEVEL_DENOM = 10`): posterize (`PosterizeOriginal`) keeps `int(L / 10 * 4) + 4`
-        bits: 4,4,4,5,5,6,6,6,7,7. Solarize threshold is `int(L / 10 * 256)`: 0, 25, 51, 76, 102, 128,
-        153, 179, 204, 230. Both get LESS severe as the level rises, the opposite of torchvision (level 0
-        inverts every pixel). Enhance factor is `0.1 + 1.8 * L / 10`, unsigned, so level 0 gives 0.1, a
-        strong change, not the identity. Rotate `30 * L / 10` and shear `0.3 * L / 10`, random sign.
-        Translate (absolute) is `translate_const * L / 10` pixels with a random sign
-        (`translate_const=250` in `_HPARAMS_DEFAULT`). timm `originalr` keeps `4 - int(L / 10 * 4)`
-        bits instead: 4,4,4,3,3,2,2,2,1,1.
-    TF TPU reference (`models/official/efficientnet/autoaugment.py`, tensorflow/tpu; Model Garden
-        `augment.py` uses the same mapping, `_MAX_LEVEL = 10`): posterize keeps `int(L / 10 * 4)` bits:
-        0,0,0,1,1,2,2,2,3,3. Levels 0-2 keep no bit, which gives a black image, and 4 bits only come at
-        level 10. Solarize threshold is `int(L / 10 * 256)`, as in timm. Enhance is `0.1 + 1.8 * L / 10`,
-        unsigned. Rotate 30 degrees, shear 0.3, translate `translate_const` pixels (250 for AutoAugment),
-        cutout `cutout_const` (100), all signed at random. Run through this mapping, Model Garden's
-        `reduced_imagenet` posterizes to 2-3 bits where the paper's range is 4..8.
-    The authors' CIFAR code (`research/autoaugment/augmentation_transforms.py`, tensorflow/models,
-        `PARAMETER_MAX = 10`, 32x32 images): posterize keeps `4 - int(L * 4 / 10)` bits:
-        4,4,4,3,3,2,2,2,1,1. Solarize threshold is `256 - int(L * 256 / 10)`: 256 (no change), 231, 205,
-        180, 154, 128, 103, 77, 52, 26. Rotate `int(L * 3)` degrees, translate `int(L)` pixels, shear
-        `0.3 * L / 10`, all signed. Enhance is `0.1 + 0.18 * L`, unsigned.
+Where these tables come from (five implementations compared entry by entry) and how each library maps a
+level to an op argument: `docs/auto_augment_policies.md`.
 
 Example:
     >>> from tfaug.policies.auto_augment import POLICIES
