@@ -100,20 +100,7 @@ def test_registry_names_are_the_data_map_functions():
         assert cls.__name__ in inspect.getdoc(getattr(tfaug.data, name)), name
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                name == "trivial_augment_wide",
-                strict=True,
-                reason="TrivialAugmentWide still lives in tfaug/layers/trivial_augment.py",
-            ),
-        )
-        for name in AUGMENTATIONS
-    ],
-)
+@pytest.mark.parametrize("name", list(AUGMENTATIONS))
 def test_registry_name_is_the_layer_module(name):
     assert AUGMENTATIONS[name].__module__ == f"tfaug.layers.{name}"
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tests.policies.pil_reference import run_program
 from tfaug import AutoAugment
 from tfaug import TrivialAugmentWide
-from tfaug.layers.trivial_augment import OPS as TRIVIAL_OPS
+from tfaug.layers.trivial_augment_wide import OPS as TRIVIAL_OPS
 from tfaug.policies.auto_augment import POLICIES
 from tfaug.policies.levels import GEOMETRIC
 

@@ -12,11 +12,10 @@ from tfaug.layers.mixup import MixUp
 from tfaug.layers.mixup_cutmix import MixUpCutMix
 from tfaug.layers.rand_augment import RandAugment
 from tfaug.layers.random_erasing import RandomErasing
-from tfaug.layers.trivial_augment import TrivialAugmentWide
+from tfaug.layers.trivial_augment_wide import TrivialAugmentWide
 
 #: The augmentation layers by name. A name is the layer's one spelling everywhere: its `tfaug.data` map
-#: function, its module here (`trivial_augment`, TrivialAugmentWide's, is the one left to rename) and its
-#: `tfaug` command-line name (`--augment`).
+#: function, its module here and its `tfaug` command-line name (`--augment`).
 AUGMENTATIONS = {
     "cutmix": CutMix,
     "mixup": MixUp,

@@ -50,9 +50,17 @@ def fusion_barrier(x):
     per-pixel gather that reads it is recomputed for every pixel; an index computed from coordinates is
     recomputed for every channel a gather reads; and a product fused into the sum that reads it may be
     contracted into a fused multiply-add in one computation and not in another, so that results depend on
-    the caller. A kernel calls this where its input must be computed once. (JAX calls the idea
-    `lax.optimization_barrier`; TensorFlow exposes no such op, so the barrier is a reduction, which XLA
-    never fuses into a consumer: the max of `x` and the dtype's smallest value, the identity.)
+    the caller. A kernel calls a barrier where its input must be computed once. (JAX calls the idea
+    `lax.optimization_barrier`; TensorFlow exposes no such op, so the barrier is an op that XLA never fuses
+    into a consumer.) This form copies `x` once, by an identity scatter of its rows: cheap for tables and
+    other small tensors. For an image-sized result use `image_barrier`.
     """
+    rows = tf.shape(x)[0]
+    return tf.tensor_scatter_nd_update(tf.zeros_like(x), tf.range(rows)[:, None], x)
+
+
+def image_barrier(x):
+    """`fusion_barrier` for an image-sized result: a reduction (the max of `x` and the dtype's smallest
+    value, the identity), which XLA computes in the same pass as `x` itself, so the barrier costs no copy."""
     smallest = float("-inf") if x.dtype.is_floating else x.dtype.min
     return tf.reduce_max(tf.stack([x, tf.fill(tf.shape(x), tf.constant(smallest, x.dtype))], axis=-1), axis=-1)

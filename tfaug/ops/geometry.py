@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfaug.ops._xla import fused
-from tfaug.ops._xla import fusion_barrier
+from tfaug.ops._xla import image_barrier
 from tfaug.ops.dtypes import compute_dtype
 from tfaug.ops.dtypes import from_float
 from tfaug.ops.dtypes import to_float
@@ -172,7 +172,7 @@ def _source_points(matrices, batch, height, width, affine=False):
         # The products are small ([B, 1, W] and [B, H, 1]) and behind a barrier, so every pixel only adds
         # them: fused with the sum, XLA would round `m00 * x + m01 * y` once (a fused multiply-add) in some
         # computations and not in others, and nearest's ties would depend on the caller.
-        return (fusion_barrier(m[:, k, 0] * xs) + fusion_barrier(m[:, k, 1] * ys)) + m[:, k, 2]
+        return (image_barrier(m[:, k, 0] * xs) + image_barrier(m[:, k, 1] * ys)) + m[:, k, 2]
 
     if affine:
         return row(0), row(1)
@@ -194,7 +194,7 @@ def _nearest_index(x, y, first_row, height, width):
     inside = (fx >= 0.0) & (fx < w) & (fy >= 0.0) & (fy < h)
     col = tf.cast(tf.clip_by_value(fx, 0.0, w - 1.0), tf.int32)
     row = tf.cast(tf.clip_by_value(fy, 0.0, h - 1.0), tf.int32)
-    return fusion_barrier(tf.where(inside, (first_row + row) * width + col, -1))
+    return image_barrier(tf.where(inside, (first_row + row) * width + col, -1))
 
 
 @fused
