@@ -1,15 +1,17 @@
 """Argument checks for layers and recipes: each error names the argument, the value and the expected form."""
 
+import math
 import numbers
 
 
 def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A finite real number (NumPy scalars included, bools not): infinities and NaN are never accepted."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_probability(name, value):
     if not _is_number(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"`{name}` must be a number in [0, 1], got {value!r}.")
+        raise ValueError(f"`{name}` must be a finite number in [0, 1], got {value!r}.")
     return float(value)
 
 
@@ -17,14 +19,14 @@ def check_positive(name, value, allow_zero=False):
     ok = _is_number(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"`{name}` must be a number {bound}, got {value!r}.")
+        raise ValueError(f"`{name}` must be a finite number {bound}, got {value!r}.")
     return float(value)
 
 
 def check_range(name, value, low=None, high=None, allow_equal=True):
     """Checks a `(min, max)` pair with `min <= max` (or `<`), optionally inside `[low, high]`."""
     if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(_is_number(v) for v in value):
-        raise ValueError(f"`{name}` must be a pair of numbers (min, max), got {value!r}.")
+        raise ValueError(f"`{name}` must be a pair of finite numbers (min, max), got {value!r}.")
     lo, hi = float(value[0]), float(value[1])
     if lo > hi or (not allow_equal and lo == hi):
         op = "<=" if allow_equal else "<"
@@ -64,7 +66,9 @@ def check_fill_value(fill_value, value_range):
     """A number or a per-channel sequence of numbers, each inside `value_range`."""
     values = fill_value if isinstance(fill_value, (tuple, list)) else [fill_value]
     if not values or not all(_is_number(x) for x in values):
-        raise ValueError(f"`fill_value` must be a number or a sequence of per-channel numbers, got {fill_value!r}.")
+        raise ValueError(
+            f"`fill_value` must be a finite number or a sequence of per-channel finite numbers, got {fill_value!r}."
+        )
     low, high = value_range
     if any(x < low or x > high for x in values):
         raise ValueError(f"`fill_value` must lie within value_range={value_range}, got {fill_value!r}.")

@@ -16,8 +16,10 @@ def test_make_seed_validates():
         make_seed(1.5)
     with pytest.raises(TypeError, match="`seed` must be an int"):
         make_seed(True)
-    with pytest.raises(ValueError, match="`seed` must be >= 0"):
-        make_seed(-1)
+    for seed in (-1, 2**63):
+        with pytest.raises(ValueError, match=r"`seed` must be an int in \[0, 2\*\*63\)"):
+            make_seed(seed)
+    assert make_seed(np.int64(5)) == 5 and type(make_seed(np.int64(5))) is int
 
 
 def test_split_seed_gives_distinct_reproducible_seeds():

@@ -145,9 +145,9 @@ def program_matrices(op_ids, arguments, ops, height, width):
     The program resamples its images through these matrices; segmentation masks and bounding boxes follow
     the same ones. Computed with TensorFlow's own kernels (outside the program's XLA computation).
     """
-    if not registry.of_kind("geometric", ops):
-        return None
     slots = int(op_ids.shape[1])
+    if not registry.of_kind("geometric", ops) or slots == 0:
+        return None
     # All slots at once ([rows, slots, 3, 3]; few small ops), then composed in slot order.
     slot_matrices = tf.broadcast_to(tf.eye(3), tf.stack([tf.shape(op_ids)[0], slots, 3, 3]))
     for k, name in enumerate(ops):

@@ -1,5 +1,6 @@
 """Seeds: a per-layer call counter turned into stateless `[2]` seed tensors."""
 
+import numbers
 import os
 
 import tensorflow as tf
@@ -11,11 +12,11 @@ def make_seed(seed=None):
     """Returns a Python int seed: `seed` itself, or fresh OS entropy when `seed` is None."""
     if seed is None:
         return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"`seed` must be an int or None, got {seed!r} of type {type(seed).__name__}.")
-    if seed < 0:
-        raise ValueError(f"`seed` must be >= 0, got {seed}.")
-    return seed
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"`seed` must be an int in [0, 2**63), got {seed}.")
+    return int(seed)
 
 
 def split_seed(seed, num):
