@@ -101,6 +101,7 @@ class BaseAugmentation(keras.layers.Layer):
         """
         owner = self._name_for_errors
         data, structure = unpack(inputs, owner)
+        data = _same_batch_at_run_time(data, owner)
         images = data[IMAGES]
         if BOXES in data:
             self._check_boxes_supported()
@@ -211,13 +212,12 @@ class BaseAugmentation(keras.layers.Layer):
                     f"{owner}: sparse integer `labels` of shape {labels.shape} need `num_classes` to be "
                     f"turned into dense [batch, num_classes] labels; set `num_classes` or pass one-hot labels."
                 )
+            message = f"{owner}: sparse `labels` must lie in [0, num_classes={self.num_classes})"
             if tf.executing_eagerly():
                 ids = labels.numpy()
                 if ids.size and (ids.min() < 0 or ids.max() >= self.num_classes):
-                    raise ValueError(
-                        f"{owner}: sparse `labels` must lie in [0, num_classes={self.num_classes}), "
-                        f"got values in [{ids.min()}, {ids.max()}]."
-                    )
+                    raise ValueError(f"{message}, got values in [{ids.min()}, {ids.max()}].")
+            labels = checked_at_run_time(labels, (labels >= 0) & (labels < self.num_classes), message + ".")
             return label_ops.one_hot(labels, self.num_classes)
         if labels.shape.rank != 2 or not (labels.dtype.is_floating or labels.dtype.is_integer):
             raise ValueError(
@@ -240,3 +240,32 @@ class BaseAugmentation(keras.layers.Layer):
                 f"{self._name_for_errors}: `images` values lie in [{lo}, {hi}], outside "
                 f"`value_range`={self.value_range}; pass the value_range your images use."
             )
+
+
+def checked_at_run_time(tensor, condition, message):
+    """`tensor`, with a check that `condition` holds everywhere when the graph runs (in `tf.function` and
+    `tf.data`, where values are unknown at trace time): an `InvalidArgumentError` with `message` otherwise.
+    XLA ignores such checks, so under `jit_compile` only the eager and trace-time checks apply."""
+    check = tf.debugging.assert_equal(tf.reduce_all(condition), True, message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
+
+
+def _same_batch_at_run_time(data, owner):
+    """`data` whose labels, masks and boxes are checked to have the images' batch size where a size is only
+    known at run time (the static sizes are checked by `unpack`)."""
+    batch = tf.shape(data[IMAGES])[0]
+    out = dict(data)
+    for key in (LABELS, MASKS, BOXES):
+        if key not in data:
+            continue
+        tensor = data[key]["labels"] if key == BOXES else data[key]
+        if tensor.shape[0] is not None and data[IMAGES].shape[0] is not None:
+            continue
+        message = f"{owner}: `{key}` must have the batch size of `images`."
+        same = tf.equal(tf.shape(tensor)[0], batch)
+        if key == BOXES:
+            out[key] = {name: checked_at_run_time(part, same, message) for name, part in data[key].items()}
+        else:
+            out[key] = checked_at_run_time(tensor, same, message)
+    return out
