@@ -268,6 +268,15 @@ def test_structures_round_trip(cls, batch):
 
 
 @layers
+def test_a_list_is_refused_not_guessed(cls, batch):
+    images, labels, _ = batch
+    layer = make(cls)
+    for inputs in ([images[0], images[1]], [images, labels]):
+        with pytest.raises(ValueError, match="a list input is ambiguous"):
+            layer(inputs)
+
+
+@layers
 def test_masks_supported_or_refused_by_name(cls, batch):
     images, labels, masks = batch
     data = {"images": images, "labels": labels, "segmentation_masks": masks}

@@ -1,4 +1,4 @@
-"""Input structures shared by every layer: a tensor, an `(images, labels)` tuple, or a dict.
+"""Input structures shared by every layer: a tensor, an `(images, labels)` tuple, or a dict (a list is refused).
 
 `unpack` turns any of them into a dict of batched tensors and remembers how to give the same structure
 back; `pack` does that. Images `[H, W, C]` are batched to `[1, H, W, C]` and unbatched on the way out.
@@ -32,7 +32,13 @@ def unpack(inputs, owner):
             raise ValueError(f"{owner}: a dict input needs an {IMAGES!r} entry, got keys {sorted(inputs)}.")
         data = dict(inputs)
         kind = "dict"
-    elif isinstance(inputs, (tuple, list)):
+    elif isinstance(inputs, list):
+        # `[image0, image1]` and `[images, labels]` look alike: a list is refused rather than guessed.
+        raise ValueError(
+            f"{owner}: a list input is ambiguous; pass a batch as one tensor [batch, height, width, channels] "
+            f"(`tf.stack` a list of images) or images and labels as a tuple `(images, labels)`."
+        )
+    elif isinstance(inputs, tuple):
         if len(inputs) != 2:
             raise ValueError(
                 f"{owner}: a tuple input must be (images, labels), got a {type(inputs).__name__} of "
