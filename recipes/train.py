@@ -246,15 +246,7 @@ def fit_classifier(model, data, layers, *, epochs, batch_size, seed, verbose=0):
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    history = model.fit(
-        train_ds,
-        epochs=epochs,
-        steps_per_epoch=steps,
-        validation_data=_test_set(data).batch(256),
-        shuffle=False,
-        verbose=verbose,
-    )
-    return history.history
+    return _fit(model, train_ds, steps, epochs, data, verbose)
 
 
 def fit_student(teacher, student, data, layers, *, epochs, batch_size, seed, alpha=0.1, verbose=0):
@@ -269,13 +261,14 @@ def fit_student(teacher, student, data, layers, *, epochs, batch_size, seed, alp
     train_ds, steps = pipeline(data.x_labeled, data.y_labeled, data.info.num_classes, layers, batch_size, seed)
     distiller = Distiller(teacher=teacher, student=student, alpha=alpha)
     distiller.compile(optimizer=optimizer(steps * epochs), metrics=["accuracy"])
-    history = distiller.fit(
-        train_ds,
-        epochs=epochs,
-        steps_per_epoch=steps,
-        validation_data=_test_set(data).batch(256),
-        shuffle=False,
-        verbose=verbose,
+    return _fit(distiller, train_ds, steps, epochs, data, verbose)
+
+
+def _fit(model, train_ds, steps, epochs, data, verbose):
+    """`model.fit` on `train_ds` (`steps` a epoch), validated on `data`'s test split: the `History.history`."""
+    validation = _test_set(data).batch(256)
+    history = model.fit(
+        train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=validation, shuffle=False, verbose=verbose
     )
     return history.history
 

@@ -268,11 +268,29 @@ def test_structures_round_trip(cls, batch):
 
 
 @layers
-def test_a_list_is_refused_not_guessed(cls, batch):
+def test_empty_and_single_image_batches_in_every_mode(cls, batch):
     images, labels, _ = batch
     layer = make(cls)
-    for inputs in ([images[0], images[1]], [images, labels]):
-        with pytest.raises(ValueError, match="a list input is ambiguous"):
+    spec = (tf.TensorSpec([None, 24, 40, 3], tf.uint8), tf.TensorSpec([None], tf.int32))
+
+    def run(x, y):
+        return layer.augment((x, y) if needs_labels(cls) else x, seed=tf.constant([1, 2], tf.int64))
+
+    for n in (0, 1):
+        x, y = tf.constant(images[:n]), tf.constant(labels[:n])
+        outputs = [run(x, y), tf.function(run, input_signature=spec)(x, y), tf.function(run, jit_compile=True)(x, y)]
+        for out in outputs:
+            out_images = out[0] if needs_labels(cls) else out
+            assert out_images.shape == (n, 24, 40, 3) and out_images.dtype == tf.uint8
+        assert_same(outputs[0], outputs[1])
+
+
+@layers
+def test_a_list_of_images_is_refused_not_read_as_labels(cls, batch):
+    images, labels, _ = batch
+    layer = make(cls)
+    for inputs in ([images[0], images[1]], [images[0], images[1], images[2]], [images]):
+        with pytest.raises(ValueError, match=r"a list input must be \[images, labels\]"):
             layer(inputs)
 
 

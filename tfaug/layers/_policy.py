@@ -69,7 +69,10 @@ class PolicyLayer(BaseAugmentation):
                 f"with a known channel count, got shape {images.shape}; drop `color` from the ops, or decode "
                 f"images with `channels=3` (`tf.io.decode_png(..., channels=3)`)."
             )
-        return self.run_program(images, transformation)
+        if images.shape[0] is not None:
+            return self.run_program(images, transformation) if images.shape[0] else images
+        # A batch whose size is known only at run time may be empty (a dataset's last partial batch).
+        return tf.cond(tf.shape(images)[0] > 0, lambda: self.run_program(images, transformation), lambda: images)
 
     def matrices(self, transformation, height, width):
         """The drawn program's per-image geometry (`engine.program_matrices`), or None without geometric ops."""

@@ -1,9 +1,10 @@
-"""Input structures shared by every layer: a tensor, an `(images, labels)` tuple, or a dict (a list is refused).
+"""Input structures shared by every layer: a tensor, an `(images, labels)` tuple, or a dict.
 
 `unpack` turns any of them into a dict of batched tensors and remembers how to give the same structure
 back; `pack` does that. Images `[H, W, C]` are batched to `[1, H, W, C]` and unbatched on the way out.
 """
 
+import numpy as np
 import tensorflow as tf
 
 IMAGES = "images"
@@ -32,13 +33,13 @@ def unpack(inputs, owner):
             raise ValueError(f"{owner}: a dict input needs an {IMAGES!r} entry, got keys {sorted(inputs)}.")
         data = dict(inputs)
         kind = "dict"
-    elif isinstance(inputs, list):
-        # `[image0, image1]` and `[images, labels]` look alike: a list is refused rather than guessed.
+    elif isinstance(inputs, list) and not _images_and_labels(inputs):
+        # `[image0, image1]` is not `(images, labels)`: a list of images is refused rather than guessed.
         raise ValueError(
-            f"{owner}: a list input is ambiguous; pass a batch as one tensor [batch, height, width, channels] "
-            f"(`tf.stack` a list of images) or images and labels as a tuple `(images, labels)`."
+            f"{owner}: a list input must be [images, labels] (as Keras passes a tuple on); for several images "
+            f"pass one tensor [batch, height, width, channels] (`tf.stack` the list)."
         )
-    elif isinstance(inputs, tuple):
+    elif isinstance(inputs, (tuple, list)):
         if len(inputs) != 2:
             raise ValueError(
                 f"{owner}: a tuple input must be (images, labels), got a {type(inputs).__name__} of "
@@ -81,6 +82,16 @@ def _unbatched(key, value):
     if key == BOXES:
         return {name: part[0] for name, part in value.items()}
     return value[0]
+
+
+def _images_and_labels(inputs):
+    """Whether a list reads as `[images, labels]`: two entries, the second of rank 1 or 2 (labels), not an
+    image of rank 3 or more."""
+    if len(inputs) != 2:
+        return False
+    labels = inputs[1]
+    rank = len(labels.shape) if hasattr(labels, "shape") else np.ndim(labels)
+    return rank in (1, 2)
 
 
 def pack(data, structure):

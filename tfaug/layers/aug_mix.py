@@ -124,7 +124,7 @@ class AugMix(PolicyLayer):
         }
         return transformation
 
-    def transform_images(self, images, transformation):
+    def run_program(self, images, transformation):
         t = transformation
         # The chains run on uint8 levels (as every program does), quantised once; the mix applies the chains'
         # last table lookup (and, for shared levels, their nearest resampling) itself.

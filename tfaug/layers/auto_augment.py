@@ -35,7 +35,7 @@ class AutoAugment(PolicyLayer):
 
     Args:
         policy: `"imagenet"` (default), `"cifar10"` or `"svhn"`.
-        fill_value, interpolation: as in `RandAugment`.
+        fill_value, interpolation, mask_fill_value: as in `RandAugment` (masks and boxes follow the geometry).
         value_range, batchwise, seed: see `BaseAugmentation`.
 
     Raises:

@@ -59,14 +59,17 @@ class RandAugment(PolicyLayer):
         magnitude_scale: `"timm"` (default) or `"torchvision"`.
         fill_value: fill level (0..255) of areas uncovered by geometric ops. Default 128.
         interpolation: `"nearest"` (default) or `"bilinear"`.
-        value_range, batchwise, seed: see `BaseAugmentation`.
+        mask_fill_value: class id of the mask area uncovered by geometric ops. Default 0.
+        value_range, batchwise, seed, bounding_box_format: see `BaseAugmentation`.
 
-    Inputs: images `[B, H, W, C]` or `[H, W, C]` of any dtype (colour ops need C = 3), alone, in a tuple
-    with labels or in a dict; labels and masks pass through unchanged.
+    Inputs: images `[B, H, W, C]` or `[H, W, C]` of any dtype (colour ops need C = 3, or 1 where colour is
+    the identity), alone, in a tuple with labels or in a dict with labels, `segmentation_masks` and
+    `bounding_boxes`. Labels pass through; masks and boxes follow each image's geometric ops (see
+    `PolicyLayer`).
 
     Raises:
-        ValueError: for an unknown op name, a magnitude outside its scale, bad arguments (named), or colour
-            ops on images that are not RGB.
+        ValueError: for an unknown op name, a magnitude outside its scale, bad arguments (named), colour
+            ops on images with neither 3 nor 1 channels, or boxes without `bounding_box_format`.
 
     Example:
         >>> RandAugment(num_ops=2, magnitude=9, seed=0)(images)

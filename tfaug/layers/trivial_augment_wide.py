@@ -36,7 +36,7 @@ class TrivialAugmentWide(PolicyLayer):
 
     Args:
         num_magnitude_bins: magnitude bins, >= 2 (bin b is the fraction b / (bins - 1)). Default 31.
-        fill_value, interpolation: as in `RandAugment`.
+        fill_value, interpolation, mask_fill_value: as in `RandAugment` (masks and boxes follow the geometry).
         value_range, batchwise, seed: see `BaseAugmentation`.
 
     Raises:

@@ -67,9 +67,13 @@ def apply_to_rows(fn, order, start, count, tensors, output, chunk_size, whole=No
     chunk's row indices and the `whole` tensors unsliced (an output among them is the running output),
     for a kernel that reads its rows itself (a gather from the whole batch needs no copy of the chunk).
     """
+    outputs = output if isinstance(output, tuple) else (output,)
+    if any(o.shape.rank and o.shape[0] == 0 for o in outputs):
+        # No rows (an empty batch, or an empty slice of one): nothing to write, and a scatter into a tensor
+        # known to be empty is refused when the graph is built.
+        return output
     num_chunks = (count + chunk_size - 1) // chunk_size
     offsets = tf.range(chunk_size, dtype=tf.int32)
-    outputs = output if isinstance(output, tuple) else (output,)
 
     def body(i, *outs):
         position = start + tf.minimum(i * chunk_size + offsets, count - 1)

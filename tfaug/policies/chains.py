@@ -131,8 +131,11 @@ def shared_histograms(x, op_ids, k, settings, parts=2):
     """Histograms `[copies * B, C, 256]` of the stored levels `x` `[B, H, W, C]` that the copies share,
     counted once per image, for the images some copy of which chooses op `k` (zero for the others).
     Equalize reads them remapped by each copy's pending table. The batch is counted in `parts` slices by
-    XLA computations of their own, which TensorFlow can run on several threads at once."""
+    XLA computations of their own, which TensorFlow can run on several threads at once (one slice when the
+    batch size is known only at run time, or smaller than `parts`)."""
     sources, copies = tf.shape(x)[0], settings.copies
+    if x.shape[0] is None or x.shape[0] < parts:
+        parts = 1  # a slice must not be empty: XLA cannot compile the loop on an empty one
     chosen_rows = tf.reduce_any(tf.equal(op_ids, k), axis=1)
     chosen = tf.reduce_any(tf.reshape(chosen_rows, tf.stack([copies, sources])), axis=0)
     bounds = [sources * i // parts for i in range(parts + 1)]

@@ -62,7 +62,8 @@ class Op:
 # -- arguments ------------------------------------------------------------------------------------------
 
 
-def enhance_factor(scale, fraction, signed, height, width):
+def enhance(scale, fraction, signed, height, width):
+    """The enhance factor: 1 is the identity."""
     return 1.0 + scale.enhance * signed
 
 
@@ -70,7 +71,7 @@ def rotate_degrees(scale, fraction, signed, height, width):
     return scale.rotate * signed
 
 
-def shear_factor(scale, fraction, signed, height, width):
+def shear(scale, fraction, signed, height, width):
     return scale.shear * signed
 
 
@@ -121,8 +122,15 @@ def sharpness_kernel(levels, factor, center, fill_level):
     return sharpness(levels, factor)
 
 
+def sizeless(matrix):
+    """A `matrix(args, height, width)` from a matrix function of the argument alone (shear, translate)."""
+    return lambda args, height, width: matrix(args)
+
+
 # -- the registry ----------------------------------------------------------------------------------------
 
+# One line an op (a table: the formatter leaves it as written).
+# fmt: off
 OPS = {
     op.name: op
     for op in (
@@ -133,49 +141,21 @@ OPS = {
         Op(name="posterize", kind="point", argument=posterize_bits, table=tables.posterize_table),
         Op(name="solarize", kind="point", argument=solarize_threshold, table=tables.solarize_table),
         Op(name="solarize_add", kind="point", argument=solarize_add_amount, table=tables.solarize_add_table),
-        Op(name="color", kind="pixel", signed=True, argument=enhance_factor, kernel=color_kernel, rereads=True),
-        Op(
-            name="contrast",
-            kind="statistic",
-            signed=True,
-            argument=enhance_factor,
-            table=tables.contrast_table,
-            rereads=True,
-        ),
-        Op(name="brightness", kind="point", signed=True, argument=enhance_factor, table=tables.brightness_table),
-        Op(name="sharpness", kind="pixel", signed=True, argument=enhance_factor, kernel=sharpness_kernel, rereads=True),
+        Op(name="color", kind="pixel", signed=True, argument=enhance, kernel=color_kernel, rereads=True),
+        Op(name="contrast", kind="statistic", signed=True, argument=enhance, table=tables.contrast_table, rereads=True),
+        Op(name="brightness", kind="point", signed=True, argument=enhance, table=tables.brightness_table),
+        Op(name="sharpness", kind="pixel", signed=True, argument=enhance, kernel=sharpness_kernel, rereads=True),
         Op(name="rotate", kind="geometric", signed=True, argument=rotate_degrees, matrix=geometry.rotation_matrix),
-        Op(
-            name="shear_x",
-            kind="geometric",
-            signed=True,
-            argument=shear_factor,
-            matrix=lambda args, height, width: geometry.shear_x_matrix(args),
-        ),
-        Op(
-            name="shear_y",
-            kind="geometric",
-            signed=True,
-            argument=shear_factor,
-            matrix=lambda args, height, width: geometry.shear_y_matrix(args),
-        ),
-        Op(
-            name="translate_x",
-            kind="geometric",
-            signed=True,
-            argument=translate_pixels("width"),
-            matrix=lambda args, height, width: geometry.translate_x_matrix(args),
-        ),
-        Op(
-            name="translate_y",
-            kind="geometric",
-            signed=True,
-            argument=translate_pixels("height"),
-            matrix=lambda args, height, width: geometry.translate_y_matrix(args),
-        ),
+        Op(name="shear_x", kind="geometric", signed=True, argument=shear, matrix=sizeless(geometry.shear_x_matrix)),
+        Op(name="shear_y", kind="geometric", signed=True, argument=shear, matrix=sizeless(geometry.shear_y_matrix)),
+        Op(name="translate_x", kind="geometric", signed=True, argument=translate_pixels("width"),
+           matrix=sizeless(geometry.translate_x_matrix)),
+        Op(name="translate_y", kind="geometric", signed=True, argument=translate_pixels("height"),
+           matrix=sizeless(geometry.translate_y_matrix)),
         Op(name="cutout", kind="pixel", argument=cutout_side, kernel=cutout_kernel),
     )
 }
+# fmt: on
 
 
 def of_kind(kind, ops=None):
