@@ -68,3 +68,11 @@ def test_seeds_are_any_int_that_fits_the_generator():
 def test_rand_augment_with_no_ops_is_the_identity():
     images = np.random.default_rng(0).integers(0, 256, (3, 8, 10, 3)).astype(np.uint8)
     np.testing.assert_array_equal(tfaug.RandAugment(num_ops=0, seed=0)(images), images)
+
+
+@pytest.mark.parametrize("make", [tfaug.CutMix, tfaug.MixUpCutMix, tfaug.MixUp], ids=["CutMix", "MixUpCutMix", "MixUp"])
+def test_images_without_pixels_keep_finite_labels(make):
+    labels = np.eye(4, dtype=np.float32)
+    _, mixed = make(seed=0)((np.zeros((4, 0, 0, 3), np.float32), labels))
+    assert np.isfinite(mixed).all()
+    np.testing.assert_allclose(np.sum(mixed, axis=-1), 1.0, rtol=1e-6)

@@ -35,9 +35,11 @@ def box_area(boxes):
 
 
 def kept_fraction(boxes, image_height, image_width):
-    """`1 - area / (H * W)` for one box per image, exact: one float division of two integers."""
+    """`1 - area / (H * W)` for one box per image, exact: one float division of two integers. An image
+    without pixels keeps all of them (1), not 0 / 0."""
     total = tf.cast(image_height, tf.int32) * tf.cast(image_width, tf.int32)
-    return tf.cast(total - box_area(boxes), tf.float32) / tf.cast(total, tf.float32)
+    fraction = tf.cast(total - box_area(boxes), tf.float32) / tf.cast(tf.maximum(total, 1), tf.float32)
+    return tf.where(total > 0, fraction, 1.0)
 
 
 def box_mask(boxes, image_height, image_width):
