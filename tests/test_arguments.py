@@ -5,6 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import recipes
 import tfaug
@@ -76,3 +77,9 @@ def test_images_without_pixels_keep_finite_labels(make):
     _, mixed = make(seed=0)((np.zeros((4, 0, 0, 3), np.float32), labels))
     assert np.isfinite(mixed).all()
     np.testing.assert_allclose(np.sum(mixed, axis=-1), 1.0, rtol=1e-6)
+
+
+def test_ragged_images_get_a_clear_error():
+    ragged = tf.ragged.constant([[[1, 2]], [[3, 4], [5, 6]]])
+    with pytest.raises(TypeError, match="must be a dense tensor, got a RaggedTensor"):
+        tfaug.RandAugment(seed=0)(ragged)

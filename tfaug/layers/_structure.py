@@ -25,6 +25,11 @@ class Structure:
 
 def unpack(inputs, owner):
     """Returns `(data, structure)` with `data` a dict of tensors, images batched to rank 4."""
+    if isinstance(inputs, (tf.RaggedTensor, tf.SparseTensor)):
+        raise TypeError(
+            f"{owner}: `images` must be a dense tensor, got a {type(inputs).__name__}; resize or pad the images "
+            f"to one size first (`tf.image.resize`, or `.to_tensor()` for a ragged batch)."
+        )
     if isinstance(inputs, dict):
         unknown = sorted(set(inputs) - set(KEYS))
         if unknown:
