@@ -27,7 +27,7 @@ def thresholded(images):
 @pytest.mark.parametrize("batchwise", [False, True])
 def test_mask_of_the_image_stays_the_mask_of_the_augmented_image(images, op, batchwise):
     masks = thresholded(images)
-    for magnitude in (2, 6, 10):
+    for magnitude in (3, 10):
         # One op for a batchwise draw: two could cancel (opposite signs) for the whole batch.
         num_ops = 1 if batchwise else 2
         layer = tfaug.RandAugment(num_ops, magnitude, ops=[op], fill_value=0, batchwise=batchwise, seed=1)
