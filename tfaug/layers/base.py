@@ -217,7 +217,8 @@ class BaseAugmentation(keras.layers.Layer):
                 ids = labels.numpy()
                 if ids.size and (ids.min() < 0 or ids.max() >= self.num_classes):
                     raise ValueError(f"{message}, got values in [{ids.min()}, {ids.max()}].")
-            labels = checked_at_run_time(labels, (labels >= 0) & (labels < self.num_classes), message + ".")
+            else:
+                labels = checked_at_run_time(labels, (labels >= 0) & (labels < self.num_classes), message + ".")
             return label_ops.one_hot(labels, self.num_classes)
         if labels.shape.rank != 2 or not (labels.dtype.is_floating or labels.dtype.is_integer):
             raise ValueError(

@@ -283,9 +283,13 @@ def _nearest_marked(x, pending, matrices, rows):
 
 
 def current_levels(levels, fill_level):
-    """uint8 levels of a deferred result (`Levels`): `tables[stored]`, `fill_level` outside `inside`."""
+    """uint8 levels of a deferred result (`Levels`): `tables[stored]`, `fill_level` outside `inside` (a None
+    `tables` is the identity, a None `inside` marks no fill)."""
+    current = lut(levels.tables, levels.stored)
+    if levels.inside is None:
+        return current
     fill = from_float(tf.constant(fill_level, tf.float32), tf.uint8)
-    return tf.where(levels.inside > 0, lut(levels.tables, levels.stored), fill)
+    return tf.where(levels.inside > 0, current, fill)
 
 
 def _run(images, program, settings):
@@ -301,11 +305,7 @@ def _run(images, program, settings):
 
 @fused
 def _program(images, program, settings):
-    x, pending, inside = _run(images, program, settings)
-    levels = lut(pending, x)
-    if inside is not None:
-        fill = from_float(tf.constant(settings.fill_level, tf.float32), tf.uint8)
-        levels = tf.where(inside > 0, levels, fill)
+    levels = current_levels(Levels(*_run(images, program, settings)), settings.fill_level)
     return from_uint8_levels(levels, images, settings.value_range)
 
 
