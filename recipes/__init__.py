@@ -2,6 +2,7 @@ from recipes.data import DatasetInfo  # noqa: F401
 from recipes.data import few_labels  # noqa: F401
 from recipes.data import info  # noqa: F401
 from recipes.data import load  # noqa: F401
+from recipes.data import unreadable_images  # noqa: F401
 from recipes.distillation import Distiller  # noqa: F401
 from recipes.layers import StochasticDepth  # noqa: F401
 from recipes.losses import DistillationKL  # noqa: F401

@@ -6,7 +6,8 @@ Sources, chosen by `name`:
 - `"tfds:NAME"`: a TensorFlow Datasets dataset already prepared in `data_dir` (`download=False` by default,
   so nothing is fetched; tests can use `tfds.testing.mock_data`).
 - `"folder:PATH"`: an image folder with one sub-folder per class (`PATH/cat/1.png`, `PATH/dog/2.jpg`);
-  classes are the sub-folders' names in sorted order.
+  classes are the sub-folders' names in sorted order. Image files that TensorFlow cannot decode (truncated,
+  corrupt) are left out, and `unreadable_images` lists them; a class without a readable image is an error.
 
 Splits: `"digits"` and folders are split in memory, deterministically given `seed`: `"test"` is a stratified
 `test_fraction` of the examples, `"train"` the rest, and `"all"` everything. For few-label (semi-supervised)
@@ -26,6 +27,7 @@ permutation): add `shuffle`, `batch` and the `tfaug.data` map functions yourself
 
 import dataclasses
 import numbers
+import os
 import pathlib
 
 import numpy as np
@@ -80,7 +82,7 @@ def load(
 
     Raises:
         ValueError: for an unknown source or split, a bad argument (named), a TFDS dataset that is not
-            prepared in `data_dir`, or a folder without class sub-folders holding images.
+            prepared in `data_dir`, or a folder with a class sub-folder without readable images.
     """
     source, argument = _parse_name(name)
     _check_split(split, source)
@@ -143,6 +145,18 @@ def info(name, *, data_dir=None):
     if label is None or not hasattr(label, "num_classes"):
         raise ValueError(f"TFDS dataset {argument!r} has no class label to read `num_classes` from.")
     return DatasetInfo(name, int(label.num_classes), tuple(label.names))
+
+
+def unreadable_images(name):
+    """The image files of a `"folder:PATH"` dataset that TensorFlow cannot decode, sorted: `load` leaves them out.
+
+    Empty for the other sources.
+
+    Raises:
+        ValueError: as `load` does for a folder without readable images in a class sub-folder.
+    """
+    source, argument = _parse_name(name)
+    return _folder_scan(argument)[3] if source == "folder" else []
 
 
 def _parse_name(name):
@@ -279,18 +293,53 @@ def _folder_classes(path):
 
 
 def _folder_files(path):
+    """`(files, labels, classes)`: the images of every class that decode, sorted by class and name."""
+    files, labels, classes, _ = _folder_scan(path)
+    return files, labels, classes
+
+
+def _folder_scan(path):
+    """`_folder_files`'s result and the list of image files left out because they do not decode."""
     _, classes = _folder_classes(path)
-    files, labels = [], []
-    for label, name in enumerate(classes):
+    found = {}
+    for name in classes:
         folder = pathlib.Path(path) / name
-        found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-        files += [str(p) for p in found]
-        labels += [label] * len(found)
-    if not files:
+        found[name] = sorted(str(p) for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not any(found.values()):
         raise ValueError(
             f"image folder {str(path)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}) in its class sub-folders."
         )
-    return np.array(files), np.array(labels, dtype=np.int64), classes
+    everything = [file for names in found.values() for file in names]
+    decodes = dict(zip(everything, _decodable(everything)))
+    files, labels, unreadable = [], [], []
+    for label, (name, names) in enumerate(found.items()):
+        readable = [file for file in names if decodes[file]]
+        if not readable:
+            what = f"{len(names)} unreadable" if names else f"no {', '.join(IMAGE_EXTENSIONS)} files"
+            raise ValueError(f"class folder {str(pathlib.Path(path) / name)!r} holds no readable images ({what}).")
+        files += readable
+        labels += [label] * len(readable)
+        unreadable += [file for file in names if not decodes[file]]
+    return np.array(files), np.array(labels, dtype=np.int64), classes, unreadable
+
+
+#: (file, modification time, size) -> whether it decodes: `load` reads a folder once a split, this once a file.
+_DECODES = {}
+
+
+def _decodable(files):
+    """Whether each file decodes as `load` decodes it (a truncated or corrupt file would fail its pipeline)."""
+    stats = [os.stat(file) for file in files]
+    keys = [(file, stat.st_mtime_ns, stat.st_size) for file, stat in zip(files, stats)]
+    new = [key for key in keys if key not in _DECODES]
+    if new:
+        decode = _decoder(3)
+        checks = tf.data.Dataset.from_tensor_slices([key[0] for key in new]).enumerate()
+        # A file that fails raises in the map and `ignore_errors` drops it: the indices left are those that decode.
+        checks = checks.map(lambda i, file: (i, tf.shape(decode(file, i)[0])), num_parallel_calls=tf.data.AUTOTUNE)
+        decoded = {int(i) for i, _ in checks.ignore_errors().as_numpy_iterator()}
+        _DECODES.update((key, i in decoded) for i, key in enumerate(new))
+    return [_DECODES[key] for key in keys]
 
 
 def _decoder(channels):

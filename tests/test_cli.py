@@ -200,15 +200,31 @@ def test_train_with_a_randaugment_string_on_gray_digits(tmp_path):
     assert metrics["data"]["image_shape"] == [8, 8, 1] and math.isfinite(metrics["test"]["loss"])
 
 
-def test_train_on_an_image_folder_and_overwrite(tmp_path, capsys):
-    folder = tmp_path / "imgs"
+def _image_folder(folder, per_class=5):
+    """`folder` with red/, green/ and blue/ holding `per_class` 12x10 PNGs each (noise, one channel at 200)."""
     rng = np.random.default_rng(0)
     for name, channel in (("red", 0), ("green", 1), ("blue", 2)):
         (folder / name).mkdir(parents=True)
-        for i in range(5):
+        for i in range(per_class):
             image = rng.integers(0, 60, (12, 10, 3), dtype=np.uint8)
             image[..., channel] = 200
             Image.fromarray(image).save(folder / name / f"{i}.png")
+    return folder
+
+
+def _truncate(path):
+    """Writes (or cuts) `path` to the first half of a PNG: an image file that no decoder reads."""
+    Image.fromarray(np.zeros((12, 10, 3), np.uint8)).save(path, format="PNG")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+#: A train run of seconds: one epoch of a CNN of width 2 on 8x8 images.
+TINY_TRAIN = ["--augment", "none", "--epochs", "1", "--size", "8", "--width", "2"]
+
+
+def test_train_on_an_image_folder_and_overwrite(tmp_path, capsys):
+    folder = _image_folder(tmp_path / "imgs")
     out = tmp_path / "run"
     out.mkdir()
     (out / "cam.png").write_bytes(b"stale")
@@ -236,6 +252,44 @@ def test_train_on_an_image_folder_and_overwrite(tmp_path, capsys):
     assert metrics["data"]["labeled"] + metrics["data"]["test"] == 15 and metrics["augment"] == []
     assert len(metrics["history"]["loss"]) == 2
     assert (out / "cam.png").read_bytes() != b"stale"  # replaced, or removed when there are no CAMs
+
+
+def test_unreadable_images_are_skipped_with_one_line_in_train_and_preview(tmp_path, capsys):
+    folder = _image_folder(tmp_path / "imgs")
+    _truncate(folder / "blue" / "5.png")
+    (folder / "green" / "scan.jpg").write_bytes(b"not a jpeg")
+    (folder / "notes.txt").write_text("not an image")  # not an image file: ignored, not reported
+    skipped = f"tfaug: skipped 2 unreadable images (first: {folder / 'blue' / '5.png'})"
+
+    argv = ["train", "--dataset", f"folder:{folder}", *TINY_TRAIN, "--batch-size", "4", "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "tfaug" in line] == [skipped]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data"]["labeled"] + metrics["data"]["test"] == 15
+
+    argv = ["preview", "--augment", "mixup", "--images", str(folder), "--size", "8", "--out", str(tmp_path / "g.png")]
+    assert cli.main(argv) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "tfaug" in line] == [skipped]
+
+
+def test_nothing_readable_in_a_class_or_a_folder_is_one_error_line(tmp_path, capsys):
+    folder = _image_folder(tmp_path / "imgs", per_class=2)
+    for file in (folder / "red").iterdir():
+        _truncate(file)
+    argv = ["train", "--dataset", f"folder:{folder}", *TINY_TRAIN, "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tfaug: error: ") and len(err.splitlines()) == 1
+    assert f"{folder / 'red'}" in err and "no readable images" in err
+    assert not (tmp_path / "run").exists()
+
+    for file in (folder / "blue").iterdir():
+        _truncate(file)
+    argv = ["preview", "--augment", "mixup", "--images", str(folder / "blue"), "--out", str(tmp_path / "g.png")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tfaug: error: ") and len(err.splitlines()) == 1
+    assert f"{folder / 'blue'}" in err and "no readable images" in err
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,13 @@ def _check_output(path, overwrite):
     return out
 
 
+def _report_unreadable(files):
+    """One line on stderr for the image files a command skipped: they do not decode."""
+    if files:
+        first = f"first: {files[0]}" if len(files) > 1 else files[0]
+        print(f"tfaug: skipped {len(files)} unreadable image{'s' * (len(files) > 1)} ({first})", file=sys.stderr)
+
+
 def preview(args):
     names = parse_augmentations(args.augment)
     out = _check_output(args.out, args.overwrite)
@@ -140,10 +147,12 @@ def preview(args):
     from tfaug.viz import augmentation_grid
 
     if args.images:
+        unreadable = []
         try:
-            images, image_classes = samples.load_image_folder(args.images, size=args.size)
+            images, image_classes = samples.load_image_folder(args.images, args.size, on_unreadable=unreadable.append)
         except ValueError as error:
             raise UsageError(str(error)) from error
+        _report_unreadable(unreadable)
     else:
         images, image_classes = samples.sample_photos(size=args.size)
     class_names = sorted(set(image_classes), key=image_classes.index)
@@ -204,6 +213,8 @@ def train(args):
     if out.exists() and not args.overwrite:
         raise UsageError(f"{out} exists; pass --overwrite to write into it")
     logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS warns about missing data before its error
+    from recipes.data import unreadable_images
+
     recipe = _recipes()
     if fraction is None:
         fraction = recipe.DEFAULT_LABELED_FRACTION.get(args.recipe)
@@ -213,6 +224,7 @@ def train(args):
         )
     except ValueError as error:
         raise UsageError(_as_options(str(error))) from error
+    _report_unreadable(unreadable_images(args.dataset))
     k = data.info.num_classes
     layers = [build_layer(name, k, args.seed + index) for index, name in enumerate(names)]
     settings = {

@@ -9,6 +9,7 @@ from recipes.data import DatasetInfo
 from recipes.data import few_labels
 from recipes.data import info
 from recipes.data import load
+from recipes.data import unreadable_images
 
 NUM_DIGITS = 1797
 
@@ -145,6 +146,18 @@ def test_folder_resize_gray_and_split(image_folder):
     images, labels = _arrays(dataset)
     assert images.shape == (3, 8, 8, 1)
     assert sorted(labels.tolist())[0] == 0 and sorted(labels.tolist())[-1] == 1  # both classes in test
+
+
+def test_folder_leaves_out_and_lists_images_that_do_not_decode(image_folder):
+    root, _ = image_folder
+    (root / "dog" / "3.png").write_bytes(b"not a png")
+    images, labels = _arrays(load(f"folder:{root}", split="all"))
+    assert images.shape == (6, 10, 14, 3) and labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert unreadable_images(f"folder:{root}") == [str(root / "dog" / "3.png")] and unreadable_images("digits") == []
+    for file in (root / "dog").iterdir():
+        file.write_bytes(b"")
+    with pytest.raises(ValueError, match="dog' holds no readable images"):
+        load(f"folder:{root}")
 
 
 def test_folder_without_images_raises(tmp_path):

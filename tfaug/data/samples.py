@@ -58,10 +58,12 @@ def sample_photos(size=224, names=None):
     return np.stack(images), [PHOTOS[name] for name in names]
 
 
-def load_image_folder(path, size=224, limit=16):
+def load_image_folder(path, size=224, limit=16, on_unreadable=None):
     """Loads up to `limit` images from a folder (sorted by name) as uint8 `[N, size, size, 3]`.
 
-    The class of an image is its sub-folder's name if it lies in one, else its file stem.
+    The class of an image is its sub-folder's name if it lies in one, else its file stem. Files that PIL
+    cannot read are skipped: `on_unreadable(path)` is called for each of those whose suffix is an image
+    format's (a truncated or corrupt image); other files (notes.txt) are not images.
 
     Raises:
         ValueError: if the folder does not exist or holds no readable images.
@@ -74,6 +76,7 @@ def load_image_folder(path, size=224, limit=16):
     root = pathlib.Path(path)
     if not root.is_dir():
         raise ValueError(f"image folder {str(root)!r} does not exist or is not a folder.")
+    image_suffixes = {suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN}
     images, names = [], []
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         if len(images) == limit:
@@ -82,6 +85,8 @@ def load_image_folder(path, size=224, limit=16):
             with Image.open(file) as image:
                 array = np.asarray(image.convert("RGB"))
         except (UnidentifiedImageError, OSError):
+            if on_unreadable is not None and file.suffix.lower() in image_suffixes:
+                on_unreadable(str(file))
             continue
         images.append(center_crop_resize(array, size))
         names.append(file.parent.name if file.parent != root else file.stem)
