@@ -10,10 +10,10 @@ Sources, chosen by `name`:
   corrupt) are left out, and `unreadable_images` lists them; a class without a readable image is an error.
 
 Splits: `"digits"` and folders are split in memory, deterministically given `seed`: `"test"` is a stratified
-`test_fraction` of the examples, `"train"` the rest, and `"all"` everything. For few-label (semi-supervised)
-recipes, `"labeled"` is a stratified `labeled_fraction` of the train split and `"unlabeled"` the rest of
-it, whose dataset yields images only; `few_labels` returns both. TFDS splits are passed to TFDS as they are
-(`"train"`, `"test[:10%]"`, ...).
+`test_fraction` of the examples (so every class needs 2), `"train"` the rest, and `"all"` everything. For
+few-label (semi-supervised) recipes, `"labeled"` is a stratified `labeled_fraction` of the train split and
+`"unlabeled"` the rest of it, whose dataset yields images only; `few_labels` returns both. TFDS splits are
+passed to TFDS as they are (`"train"`, `"test[:10%]"`, ...).
 
 Images come out `[height, width, channels]`, uint8 in [0, 255] (default) or float32 in [0, 1]; labels are
 int64 class indices. Elements are unbatched and in a fixed order (in-memory splits are a seeded
@@ -26,6 +26,7 @@ permutation): add `shuffle`, `batch` and the `tfaug.data` map functions yourself
 """
 
 import dataclasses
+import math
 import numbers
 import os
 import pathlib
@@ -82,7 +83,8 @@ def load(
 
     Raises:
         ValueError: for an unknown source or split, a bad argument (named), a TFDS dataset that is not
-            prepared in `data_dir`, or a folder with a class sub-folder without readable images.
+            prepared in `data_dir`, a folder with a class sub-folder without readable images, or a class
+            with too few examples to split.
     """
     source, argument = _parse_name(name)
     _check_split(split, source)
@@ -96,9 +98,10 @@ def load(
     else:
         if source == "digits":
             images, labels = _digits_arrays()
+            classes = info("digits").class_names
         else:
-            images, labels, _ = _folder_files(argument)
-        index = _split_index(labels, split, test_fraction, labeled_fraction, seed)
+            images, labels, classes = _folder_files(argument)
+        index = _split_index(labels, split, test_fraction, labeled_fraction, seed, classes)
         dataset = tf.data.Dataset.from_tensor_slices((images[index], labels[index]))
         if source == "folder":
             dataset = dataset.map(_decoder(channels or 3), num_parallel_calls=tf.data.AUTOTUNE)
@@ -203,7 +206,7 @@ def _check_fraction(name, value):
     return float(value)
 
 
-def _split_index(labels, split, test_fraction, labeled_fraction, seed):
+def _split_index(labels, split, test_fraction, labeled_fraction, seed, class_names):
     """Indices of `split`: stratified, and a seeded permutation, so deterministic given `seed`."""
     from sklearn.model_selection import train_test_split
 
@@ -214,6 +217,7 @@ def _split_index(labels, split, test_fraction, labeled_fraction, seed):
     index = np.arange(len(labels))
     if split == "all":
         return index
+    _check_test_split(labels, test_fraction, class_names)
     try:
         train, test = train_test_split(index, test_size=test_fraction, stratify=labels, random_state=seed)
     except ValueError as error:  # too few examples of a class to stratify
@@ -232,6 +236,23 @@ def _split_index(labels, split, test_fraction, labeled_fraction, seed):
             f"every class represented: {error}"
         ) from error
     return labeled if split == "labeled" else unlabeled
+
+
+def _check_test_split(labels, test_fraction, class_names):
+    """What a stratified test split needs, said in images and classes (scikit-learn's words are its own)."""
+    counts = np.bincount(labels, minlength=len(class_names))
+    fewest = int(np.argmin(counts))
+    if counts[fewest] < 2:
+        raise ValueError(
+            f"every class needs at least 2 images to make a test split; class {class_names[fewest]!r} has "
+            f"{counts[fewest]}."
+        )
+    tests = math.ceil(test_fraction * len(labels))  # as scikit-learn rounds
+    if tests < len(class_names):
+        raise ValueError(
+            f"every class needs a test image, but a {test_fraction:.0%} test split of {len(labels)} images has "
+            f"{tests} for {len(class_names)} classes; add images."
+        )
 
 
 def _digits_arrays():

@@ -293,6 +293,23 @@ def test_nothing_readable_in_a_class_or_a_folder_is_one_error_line(tmp_path, cap
 
 
 @pytest.mark.parametrize(
+    "per_class, message",
+    [
+        (None, "every class needs at least 2 images to make a test split; class 'green' has 1"),
+        (2, "every class needs a test image, but a 20% test split of 6 images has 2 for 3 classes; add images"),
+    ],
+)
+def test_too_few_images_to_split_is_said_in_the_commands_terms(tmp_path, capsys, per_class, message):
+    folder = _image_folder(tmp_path / "imgs", per_class=per_class or 3)
+    if per_class is None:
+        for file in sorted((folder / "green").iterdir())[1:]:
+            file.unlink()
+    argv = ["train", "--dataset", f"folder:{folder}", *TINY_TRAIN, "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == f"tfaug: error: {message}\n"
+
+
+@pytest.mark.parametrize(
     "argv, message",
     [
         (["train", "--augment", "cutmix,warp", "--out", "{tmp}/r"], "unknown augmentation warp"),
