@@ -2,6 +2,8 @@
 
 import json
 import math
+import os
+import pathlib
 import runpy
 import sys
 
@@ -48,11 +50,18 @@ def test_preview_reads_a_user_folder(tmp_path):
         (["preview", "--augment", "cutmix", "--out", "{tmp}/missing/g.png"], "does not exist"),
         (["preview", "--augment", "cutmix", "--images", "{tmp}/empty", "--out", "{tmp}/g.png"], "no readable images"),
         (["preview", "--augment", "cutmix", "--images", "{tmp}/nowhere", "--out", "{tmp}/g.png"], "does not exist"),
+        (["preview", "--augment", "cutmix", "--out", "{tmp}/grid.txt"], "unsupported suffix .txt; use .png, .jpg"),
+        (["preview", "--augment", "cutmix", "--out", "{tmp}/folder"], "is a folder; give an image file"),
+        (["preview", "--augment", "cutmix", "--out", "{tmp}/exists"], "exists.png exists; pass --overwrite"),
+        (["preview", "--augment", "cutmix", "--out", "{tmp}/exists.png/g.png"], "exists.png is not a folder"),
+        (["preview", "--augment", "cutmix", "--size", "100000", "--out", "{tmp}/g.png"], "--size must be in [8, 1024]"),
+        (["preview", "--augment", "cutmix", "--size", "4", "--out", "{tmp}/g.png"], "--size must be in [8, 1024]"),
     ],
 )
 def test_user_mistakes_end_with_one_line_and_status_2(tmp_path, capsys, argv, message):
     (tmp_path / "exists.png").write_bytes(b"")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "folder").mkdir()
     code = cli.main([arg.replace("{tmp}", str(tmp_path)) for arg in argv])
     err = capsys.readouterr().err
     assert code == 2
@@ -309,6 +318,33 @@ def test_too_few_images_to_split_is_said_in_the_commands_terms(tmp_path, capsys,
     assert capsys.readouterr().err == f"tfaug: error: {message}\n"
 
 
+@pytest.mark.parametrize("command", [["train", *TINY_TRAIN], ["preview", "--augment", "cutout", "--size", "8"]])
+def test_an_unwritable_out_is_one_error_line(tmp_path, capsys, monkeypatch, command):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    if os.geteuid() == 0:  # root writes anywhere: access(2) answers as it would for anyone else
+        access = os.access
+        monkeypatch.setattr(
+            os,
+            "access",
+            lambda path, mode, **kw: access(path, mode, **kw) and not (pathlib.Path(path) == locked and mode & os.W_OK),
+        )
+    out = locked / ("run" if command[0] == "train" else "g.png")
+    code = cli.main(command + ["--out", str(out)])
+    locked.chmod(0o755)
+    assert code == 2
+    assert capsys.readouterr().err == f"tfaug: error: cannot write into {locked}: permission denied\n"
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, written", [("grid", "grid.png"), ("grid.jpg", "grid.jpg")])
+def test_preview_reports_the_file_it_wrote(tmp_path, capsys, name, written):
+    argv = ["preview", "--augment", "cutout", "--size", "8", "--out", str(tmp_path / name)]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / written}\n"
+    assert [path.name for path in tmp_path.iterdir()] == [written]
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -328,6 +364,9 @@ def test_too_few_images_to_split_is_said_in_the_commands_terms(tmp_path, capsys,
         ),
         (["train", "--out", "{tmp}/exists"], "pass --overwrite"),
         (["train", "--out", "{tmp}/exists.png", "--overwrite"], "is not a folder"),
+        (["train", "--out", "{tmp}/exists.png/r"], "exists.png is not a folder"),
+        (["train", "--out", "{tmp}/exists.png/runs/r"], "exists.png is not a folder"),
+        (["train", "--size", "100000", "--out", "{tmp}/r"], "--size must be in [8, 1024], got 100000"),
         (["train", "--epochs", "0", "--out", "{tmp}/r"], "--epochs must be at least 1"),
         (["train", "--epochs", "two", "--out", "{tmp}/r"], "invalid int value: 'two'"),
         (["train", "--batch-size", "1", "--out", "{tmp}/r"], "--batch-size must be at least 2"),

@@ -25,6 +25,7 @@ import pathlib
 import sys
 
 import tfaug
+from tfaug import cli_paths
 from tfaug.layers import AUGMENTATIONS
 
 #: The command's settings of a layer, by registry name: constructor arguments (beside `num_classes` and
@@ -41,6 +42,8 @@ SETTINGS = {
     "trivial_augment_wide": ({}, "TrivialAugment Wide"),
     "aug_mix": ({}, "AugMix, severity 3, width 3"),
 }
+#: `--size`'s range (as the help texts say): the layers need 8 pixels; 1024 is more than a small CNN or a grid uses.
+SIZES = (8, 1024)
 #: Earlier `--augment` names, still accepted.
 ALIASES = {
     "randaugment": "rand_augment",
@@ -119,13 +122,17 @@ def _described():
     )
 
 
-def _check_output(path, overwrite):
-    out = pathlib.Path(path)
-    if out.exists() and not overwrite:
-        raise UsageError(f"{out} exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise UsageError(f"the folder of {out} does not exist")
-    return out
+def _output(check, path, overwrite):
+    """`check(path, overwrite)` of `tfaug.cli_paths`: the path to write, or a UsageError."""
+    try:
+        return check(path, overwrite)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
+def _check_size(size):
+    if not SIZES[0] <= size <= SIZES[1]:
+        raise UsageError(f"--size must be in [{SIZES[0]}, {SIZES[1]}], got {size}")
 
 
 def _report_unreadable(files):
@@ -137,9 +144,8 @@ def _report_unreadable(files):
 
 def preview(args):
     names = parse_augmentations(args.augment)
-    out = _check_output(args.out, args.overwrite)
-    if args.size < 8:
-        raise UsageError("--size must be at least 8")
+    out = _output(cli_paths.preview_file, args.out, args.overwrite)
+    _check_size(args.size)
     import numpy as np
     import tensorflow as tf
 
@@ -163,15 +169,13 @@ def preview(args):
     for index, name in enumerate(names):
         batch = build_layer(name, len(class_names), args.seed + index)(batch, training=True)
     augmented, mixed_labels = batch
-    augmentation_grid(
-        images,
-        image_classes,
-        np.asarray(augmented),
-        np.asarray(mixed_labels),
-        class_names,
-        path=out,
-        title=f"tfaug: {' -> '.join(names)} (seed {args.seed})",
-    )
+    title = f"tfaug: {' -> '.join(names)} (seed {args.seed})"
+    try:
+        augmentation_grid(
+            images, image_classes, np.asarray(augmented), np.asarray(mixed_labels), class_names, out, title
+        )
+    except OSError as error:  # what the checks could not foresee, e.g. a full disk
+        raise UsageError(f"cannot write {out}: {error.strerror or error}") from error
     print(f"wrote {out}")
 
 
@@ -188,8 +192,8 @@ def train(args):
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size < 2:
         raise UsageError(f"--batch-size must be at least 2, got {args.batch_size}")
-    if args.size is not None and args.size < 8:
-        raise UsageError(f"--size must be at least 8, got {args.size}")
+    if args.size is not None:
+        _check_size(args.size)
     if args.width < 1:
         raise UsageError(f"--width must be at least 1, got {args.width}")
     fraction = args.labeled_fraction
@@ -207,11 +211,7 @@ def train(args):
             )
     if args.data_dir and not args.dataset.startswith("tfds:"):
         raise UsageError("--data-dir applies to --dataset tfds:NAME only")
-    out = pathlib.Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a folder")
-    if out.exists() and not args.overwrite:
-        raise UsageError(f"{out} exists; pass --overwrite to write into it")
+    out = _output(cli_paths.train_folder, args.out, args.overwrite)
     logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS warns about missing data before its error
     from recipes.data import unreadable_images
 
@@ -362,7 +362,7 @@ def build_parser():
         default=TRAIN_DEFAULTS["batch_size"],
         help=f"training batch size (default {TRAIN_DEFAULTS['batch_size']})",
     )
-    t.add_argument("--size", type=int, help="image side in pixels (default 16 for digits, 32 otherwise)")
+    t.add_argument("--size", type=int, help="image side in pixels, 8 to 1024 (default 16 for digits, 32 otherwise)")
     t.add_argument(
         "--labeled-fraction",
         type=float,
@@ -383,8 +383,10 @@ def build_parser():
     p.add_argument("--augment", required=True, help="comma-separated names, applied in order")
     p.add_argument("--images", help="folder of images (default: photos shipped with scikit-image)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--size", type=int, default=224, help="side of the square tiles in pixels (default 224)")
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--size", type=int, default=224, help="side of the square tiles in pixels, 8 to 1024 (default 224)")
+    p.add_argument(
+        "--out", required=True, help=f"picture to write: {', '.join(cli_paths.PREVIEW_SUFFIXES)} (no suffix: .png)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(run=preview)
 
