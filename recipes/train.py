@@ -26,14 +26,19 @@ The parts are public for scripts that compose their own runs (benchmarks/digits_
 Written into `out`: `metrics.json` (settings, per-epoch history, test accuracy and loss), `model.keras`
 (the small CNN: the student for the distill and noisy-student recipes), `curves.png` (loss and accuracy
 per epoch, training and test), `confusion_matrix.png` and, when `tfaug.viz` has class activation maps,
-`cam.png` for a few test images.
+`cam.png` for a few test images. They are written into a hidden folder beside `out` and moved there when
+the run has finished; a failed or interrupted run removes that folder and leaves `out` as it was.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
+import os
 import pathlib
+import shutil
 import time
+import uuid
 
 import keras
 import numpy as np
@@ -377,7 +382,8 @@ def train(
 
     Args:
         data: a `TrainData` (`load_data`).
-        out: folder to write into (created if missing; files in it are replaced).
+        out: folder to write into when the run has finished (created if missing; a run's files in it are
+            replaced, other files are kept). An interrupted run leaves it as it was.
         augment: tfaug layers applied in order to each training batch (built with their seeds).
         recipe: one of `RECIPES`; default `"plain"`.
         epochs: epochs per model, >= 1; default 50.
@@ -392,7 +398,8 @@ def train(
 
     Raises:
         ValueError: an unknown recipe, `epochs` < 1, `batch_size` < 2, `width` < 1, a noisy-student run
-            without unlabeled images, or augmentations that change labels for the noisy student.
+            without unlabeled images, augmentations that change labels for the noisy student, or an `out` that
+            is not a folder.
     """
     if recipe not in RECIPES:
         raise ValueError(f"`recipe` must be one of {', '.join(RECIPES)}, got {recipe!r}.")
@@ -410,9 +417,40 @@ def train(
                 f"{', '.join(changing)} change labels."
             )
     out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in OUTPUT_FILES:  # no stale file of an earlier run survives
-        (out / name).unlink(missing_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`out` {str(out)!r} exists and is not a folder.")
+    run = dict(recipe=recipe, epochs=epochs, seed=seed, batch_size=batch_size, width=width, settings=settings)
+    with _staged(out) as folder:
+        return _run(data, folder, layers, verbose=verbose, **run)
+
+
+@contextlib.contextmanager
+def _staged(out):
+    """A new hidden folder beside `out` to write into; its files replace `out`'s when the block has finished.
+
+    The folder is removed in any case, so an exception or Ctrl-C in the block leaves `out` as it was and
+    nothing that blocks the next run. A missing `out` becomes the folder itself (renamed); into an existing
+    one the files move, after `OUTPUT_FILES` of an earlier run are removed (other files stay).
+    """
+    target = out.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()  # not mkdtemp: its private mode would become `out`'s
+    try:
+        yield folder
+        if target.is_dir():
+            for name in OUTPUT_FILES:  # no file of an earlier run survives, whatever this run wrote
+                (target / name).unlink(missing_ok=True)
+            for file in folder.iterdir():
+                os.replace(file, target / file.name)
+        else:
+            os.replace(folder, target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(data, out, layers, *, recipe, epochs, seed, batch_size, width, settings, verbose):
+    """`train` after its checks: trains and writes the report files into the folder `out`."""
     keras.utils.set_random_seed(seed)
     start = time.time()
     model, history, extra = RECIPES[recipe](

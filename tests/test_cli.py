@@ -345,6 +345,36 @@ def test_preview_reports_the_file_it_wrote(tmp_path, capsys, name, written):
     assert [path.name for path in tmp_path.iterdir()] == [written]
 
 
+def test_an_interrupted_train_leaves_nothing_that_blocks_the_rerun(tmp_path, capsys, monkeypatch):
+    from recipes import report
+
+    runs = tmp_path / "runs"
+    argv = ["train", *TINY_TRAIN, "--batch-size", "64", "--out", str(runs / "digits")]
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:  # Ctrl-C after metrics.json, model.keras and curves.png are written
+        patch.setattr(report, "plot_confusion_matrix", interrupt)
+        assert cli.main(argv) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "tfaug: interrupted"
+    assert list(runs.iterdir()) == []
+
+    assert cli.main(argv) == 0  # no --overwrite needed
+    assert {path.name for path in (runs / "digits").iterdir()} == TRAIN_FILES
+    before = {path.name: path.read_bytes() for path in (runs / "digits").iterdir()}
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(report, "write_cams", fail)
+        with pytest.raises(RuntimeError, match="disk full"):
+            cli.main(argv + ["--overwrite", "--seed", "1"])
+    assert list(runs.iterdir()) == [runs / "digits"]
+    assert {path.name: path.read_bytes() for path in (runs / "digits").iterdir()} == before  # the last run, intact
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

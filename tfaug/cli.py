@@ -253,7 +253,7 @@ def train(args):
         settings=settings,
         verbose=1,
     )
-    written = sorted(path.name for path in out.iterdir())
+    written = sorted(name for name in recipe.OUTPUT_FILES if (out / name).exists())
     print(
         f"test accuracy {metrics['test']['accuracy']:.1%}, loss {metrics['test']['loss']:.3f} "
         f"({metrics['train_seconds']:.0f} s of training); wrote {out}/: {', '.join(written)}"
@@ -354,7 +354,7 @@ def build_parser():
         default=TRAIN_DEFAULTS["epochs"],
         help=f"epochs per model (default {TRAIN_DEFAULTS['epochs']})",
     )
-    t.add_argument("--out", required=True, help="folder to write (created; see --overwrite)")
+    t.add_argument("--out", required=True, help="folder to write (created when the run has finished; see --overwrite)")
     t.add_argument("--seed", type=int, default=0, help="seed of the split, weights and augmentations (default 0)")
     t.add_argument(
         "--batch-size",
@@ -410,6 +410,9 @@ def main(argv=None):
     except UsageError as error:
         print(f"tfaug: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: a train run has removed its partial output; no traceback
+        print("tfaug: interrupted", file=sys.stderr)
+        return 130
     except ImportError as error:
         print(f'tfaug: error: {error} (pip install -e ".[examples]" installs what the commands use)', file=sys.stderr)
         return 2
