@@ -322,23 +322,41 @@ def test_batchwise(cls, batch):
         assert differ(first, inputs)
 
 
+def assert_close(a, b, atol):
+    """Same structure, dtypes and shapes; values within `atol` (the float transforms' last bits)."""
+    a, b = flat(a), flat(b)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_allclose(x, y, rtol=0, atol=atol)
+
+
 @layers
-def test_compiles_with_xla_directly_and_inside_a_model(cls, batch):
-    # One compiled function holds both uses: one XLA compilation per layer.
+def test_same_draws_eagerly_in_graphs_in_tf_data_and_under_xla(cls, batch):
+    # One compiled function holds every compiled use: one XLA compilation per layer.
     layer, model = make(cls), build_model(cls, make(cls, seed=1))
     x = model_inputs(cls, batch)
     direct_input = tuple(x) if needs_labels(cls) else x
+    seed = tf.constant([1, 2], tf.int64)
+
+    def fixed(inputs):
+        return layer.augment(inputs, seed=seed)
 
     @tf.function(jit_compile=True)
     def run(direct, to_model):
-        return layer(direct, training=True), model(to_model, training=True)
+        return fixed(direct), layer(direct, training=True), model(to_model, training=True)
 
-    direct, through_model = run(direct_input, x)
+    compiled, direct, through_model = run(direct_input, x)
     assert flat(direct)[0].shape == batch[0].shape
     assert all(np.isfinite(t).all() for t in flat(through_model))
+    eager = fixed(direct_input)
+    in_graph = tf.function(fixed)(direct_input)
+    in_tf_data = next(iter(tf.data.Dataset.from_tensors((direct_input,)).map(fixed)))
+    for other in (in_graph, in_tf_data, compiled):
+        assert_close(other, eager, atol=1e-3)  # 0..255 pixels; labels in [0, 1]
     if cls.__name__ not in DETERMINISTIC:
         assert differ(direct, direct_input)
-        again, _ = run(direct_input, x)  # a new seed per call under XLA too
+        _, again, _ = run(direct_input, x)  # a new seed per call under XLA too
         assert differ(direct, again)
 
 

@@ -5,6 +5,8 @@ import os
 
 import tensorflow as tf
 
+from tfaug.random.philox import random_bits
+
 _SEED_DTYPE = tf.int64
 
 
@@ -20,8 +22,19 @@ def make_seed(seed=None):
 
 
 def split_seed(seed, num):
-    """Splits a `[2]` seed tensor into `num` independent `[2]` seeds (a `[num, 2]` tensor)."""
-    return tf.random.experimental.stateless_split(tf.cast(seed, _SEED_DTYPE), num=num)
+    """Splits a `[2]` seed tensor into `num` independent `[2]` int64 seeds (a `[num, 2]` tensor).
+
+    The values of `tf.random.experimental.stateless_split` (each int64 is two consecutive words, low
+    first), computed alike in every execution mode.
+    """
+    words = tf.reshape(tf.cast(random_bits(seed, 4 * num), tf.uint64), [num, 2, 2])
+    joined = tf.bitwise.bitwise_or(words[..., 0], tf.bitwise.left_shift(words[..., 1], tf.constant(32, tf.uint64)))
+    return tf.cast(joined, _SEED_DTYPE)
+
+
+def fold_in(seed, data):
+    """A new `[2]` int64 seed from a `[2]` seed and an integer scalar `data` (a replica or element id)."""
+    return tf.stack([split_seed(seed, 1)[0, 0], tf.cast(data, _SEED_DTYPE)])
 
 
 class SeedGenerator:
@@ -56,7 +69,7 @@ class SeedGenerator:
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
-            seed = tf.random.experimental.stateless_fold_in(seed, replica)
+            seed = fold_in(seed, replica)
         return seed
 
     def for_index(self, index):
