@@ -105,8 +105,9 @@ def run_noisy_student(
         threshold, soft, balance: see `pseudo_label`. Defaults 0.3, True, None.
         unlabeled_ratio: weight of the pseudo-labeled mean loss, >= 0; default 1.0.
         noise: input noise: a RandAugment string (`"rand-n2-m9"`, default; see `RandAugment.from_string`,
-            built with the images' `value_range`, uint8 [0, 255] or float [0, 1], and without colour ops
-            for gray images), a callable on image batches (a tfaug layer, say), or None for none.
+            built for uint8 images in [0, 255] or float images in [0, 1], and without colour ops for gray
+            images; float images outside [0, 1] fail in the pipeline with an `InvalidArgumentError`), a
+            callable on image batches (a tfaug layer with your `value_range`, say), or None for none.
         epochs: epochs per student, >= 1; default 10.
         batch_size: training batch size, >= 1; default 64.
         from_logits: models output logits (softmax applied in the loss and for pseudo-labels). Default False.

@@ -286,7 +286,7 @@ def test_in_model_layer_draws_differ_between_replicas():
     strategy = _mirrored()
     with strategy.scope():
         layer = tfaug.layers.Cutout(size=3, seed=0)
-    images = np.ones((8, SIDE, SIDE, 3), "float32")
+    images = np.full((8, SIDE, SIDE, 3), 200.0, "float32")
     batch = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(images))))
 
     @tf.function

@@ -429,3 +429,12 @@ def test_run_noisy_student_bad_arguments(kwargs, match):
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=match):
         ns.run_noisy_student(**arguments)
+
+
+def test_default_noise_refuses_float_images_outside_zero_one():
+    # Float images are taken to be in [0, 1]: 0..255 floats fail in the pipeline instead of saturating.
+    scaled = recipes.load("digits", split="labeled", labeled_fraction=0.2, dtype="float32").take(32)
+    scaled = scaled.map(lambda image, label: (image * 255.0, label))
+    unlabeled = scaled.map(lambda image, label: image)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"outside `value_range`=\(0.0, 1.0\)"):
+        ns.run_noisy_student(_make_model([]), scaled, unlabeled, rounds=0, epochs=1, batch_size=16)

@@ -20,12 +20,15 @@ from tfaug.ops import bounding_boxes as box_ops
 from tfaug.ops import labels as label_ops
 from tfaug.random import SeedGenerator
 
+DEFAULT_VALUE_RANGE = (0.0, 255.0)
+
 
 class BaseAugmentation(keras.layers.Layer):
     """Base class: tensor / `(images, labels)` / dict inputs, per-sample seeded randomness.
 
     Args:
-        value_range: `(low, high)` meaning of pixel values; default `(0, 255)`.
+        value_range: `(low, high)` meaning of pixel values; default `None`, which means `(0, 255)` and
+            refuses float images that look like `[0, 1]` ones (pass `value_range=(0, 1)` for those).
         num_classes: number of classes, needed to turn sparse integer labels into dense ones.
         batchwise: draw one set of random parameters for the whole batch instead of one per image.
         seed: int seed; the same seed and the same number of earlier calls give the same output.
@@ -43,15 +46,15 @@ class BaseAugmentation(keras.layers.Layer):
     #: The layer moves pixels and bounding boxes with them (`transform_bounding_boxes`). A layer that
     #: neither keeps nor moves boxes refuses them.
     moves_bounding_boxes = False
-    #: The layer reads `value_range` (fills, noise): pixel values are checked against it in eager mode.
+    #: The layer reads `value_range` (fills, noise, policies): pixel values are checked against it.
     uses_value_range = False
 
     def __init__(
-        self, value_range=(0, 255), num_classes=None, batchwise=False, seed=None, bounding_box_format=None, **kwargs
+        self, value_range=None, num_classes=None, batchwise=False, seed=None, bounding_box_format=None, **kwargs
     ):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
-        self.value_range = v.check_value_range(value_range)
+        self.value_range = value_range
         if bounding_box_format is not None:
             bounding_box_format = box_ops.check_format(bounding_box_format)
         self.bounding_box_format = bounding_box_format
@@ -65,6 +68,15 @@ class BaseAugmentation(keras.layers.Layer):
         # Keep uint8 / float64 inputs as they are and accept (images, labels) tuples and dicts.
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
+
+    @property
+    def value_range(self):
+        """`(low, high)` of pixel values: the given range, or `(0, 255)` when none was given."""
+        return DEFAULT_VALUE_RANGE if self._value_range is None else self._value_range
+
+    @value_range.setter
+    def value_range(self, value_range):
+        self._value_range = None if value_range is None else v.check_value_range(value_range)
 
     # -- to implement -------------------------------------------------------------------------------
 
@@ -115,7 +127,7 @@ class BaseAugmentation(keras.layers.Layer):
                 )
             data[LABELS] = self._dense_labels(data[LABELS])
         if self.uses_value_range:
-            self._check_values(images)
+            images = self._checked_values(images)
         seed = self._seed_generator.next() if seed is None else seed
         transformation = self.get_random_transformation(data, seed=seed)
         out = dict(data)
@@ -174,7 +186,7 @@ class BaseAugmentation(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            value_range=self.value_range,
+            value_range=self._value_range,
             num_classes=self.num_classes,
             batchwise=self.batchwise,
             seed=self.seed,
@@ -231,16 +243,40 @@ class BaseAugmentation(keras.layers.Layer):
             )
         return labels if labels.dtype.is_floating else tf.cast(labels, tf.float32)
 
-    def _check_values(self, images):
-        if not tf.executing_eagerly() or tf.size(images) == 0:
-            return
-        low, high = self.value_range
-        lo, hi = float(tf.reduce_min(images)), float(tf.reduce_max(images))
-        if lo < low or hi > high:
-            raise ValueError(
-                f"{self._name_for_errors}: `images` values lie in [{lo}, {hi}], outside "
-                f"`value_range`={self.value_range}; pass the value_range your images use."
-            )
+    def _checked_values(self, images):
+        """`images`, checked to lie in `value_range` and, under the default range, not to look like float images
+        in [0, 1] (which the ops would treat as nearly black). Eagerly every value is read; in graphs a grid of
+        at most 32 x 32 pixels per image, checked when the graph runs."""
+        looks_unit = self._value_range is None and images.dtype.is_floating
+        owner, (low, high) = self._name_for_errors, self.value_range
+        outside = f"{owner}: `images` values lie outside `value_range`={self.value_range}"
+        unit = (
+            f"{owner}: `images` look like float images in [0, 1] but `value_range` is the default (0, 255): pass "
+            "value_range=(0, 1), or value_range=(0, 255) for images that are this dark"
+        )
+        if tf.executing_eagerly():
+            if tf.size(images) == 0:
+                return images
+            lo, hi = float(tf.reduce_min(images)), float(tf.reduce_max(images))
+            if lo < low or hi > high:
+                raise ValueError(f"{outside}: [{lo}, {hi}]; pass the value_range your images use.")
+            if looks_unit and 0.0 < hi <= 1.0:
+                raise ValueError(f"{unit} (largest value {hi}).")
+            return images
+        grid = tf.cast(_pixel_grid(images), tf.float32)
+        empty = tf.equal(tf.size(grid), 0)
+        lo, hi = tf.reduce_min(grid), tf.reduce_max(grid)
+        images = checked_at_run_time(images, empty | ((lo >= low) & (hi <= high)), outside + ".")
+        if looks_unit:
+            images = checked_at_run_time(images, empty | (hi <= 0.0) | (hi > 1.0), unit + ".")
+        return images
+
+
+def _pixel_grid(images, side=32):
+    """Every k-th row and column of `[B, H, W, C]` images, at most `side` x `side` pixels per image."""
+    shape = tf.shape(images)
+    rows, columns = tf.maximum(shape[1] // side, 1), tf.maximum(shape[2] // side, 1)
+    return images[:, ::rows, ::columns, :]
 
 
 def checked_at_run_time(tensor, condition, message):
