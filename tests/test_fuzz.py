@@ -29,19 +29,6 @@ Profiles (deterministic: `derandomize=True`, no example database):
 
 The profile applies to this file's tests only (`settings(PROFILE)` on each test, no global `load_profile`,
 which would change the other hypothesis tests of a run).
-
-Known library bugs, excluded where they occur (each marked `# known:` below):
-
-- `check_choice` looks values up in a dict, so an unhashable value (AutoAugment `policy=["imagenet"]`,
-  RandAugment `magnitude_scale=["timm"]`, `ops=["rotate", {}]`) raises a bare "unhashable type" TypeError
-  that does not name the argument;
-- int arguments are not bounded to int32: `RandomErasing(max_attempts=2**31)`,
-  `LabelSmoothing(num_classes=2**31)` are accepted and fail when called (InvalidArgumentError);
-- RandAugment `magnitude` / `magnitude_std` and AugMix `severity` refuse NumPy scalars
-  (`RandAugment(magnitude=np.float32(9))`), which every other number argument accepts;
-- an int beyond the float range (`Cutout(probability=10**400)`) raises OverflowError, not a ValueError
-  naming the argument;
-- a `mask_fill_value` outside the masks' dtype wraps (-1 -> 255 in uint8 masks).
 """
 
 import dataclasses
@@ -357,10 +344,8 @@ def check_contract(cls, layer, case, inputs, outputs):
     if "segmentation_masks" in given:
         masks, before = out["segmentation_masks"], given["segmentation_masks"]
         assert masks.dtype == before.dtype and masks.shape == before.shape
-        fill, limits = getattr(layer, "mask_fill_value", 0), np.iinfo(before.dtype)
-        # known: a `mask_fill_value` outside the masks' dtype wraps (-1 -> 255, 300 -> 44 in uint8 masks).
-        if limits.min <= fill <= limits.max:
-            assert set(np.unique(masks)) <= set(np.unique(before)) | {fill}
+        fill = getattr(layer, "mask_fill_value", 0)
+        assert set(np.unique(masks)) <= set(np.unique(before)) | {fill}
     if "bounding_boxes" in given:
         check_boxes(cls, given["bounding_boxes"], out["bounding_boxes"], case)
 
@@ -645,30 +630,6 @@ ARGUMENTS = {
 }
 
 
-def known_argument_bug(name, value):
-    """Invalid values the library does not refuse by name yet (see the module's "Known" notes)."""
-    # known: `check_choice` looks a value up in a dict (AutoAugment `policy`, RandAugment `magnitude_scale`,
-    # RandAugment `ops` entries), so an unhashable value raises a bare "unhashable type" TypeError.
-    if (
-        name in ("policy", "magnitude_scale")
-        and isinstance(value, (list, dict))
-        or name == "ops"
-        and value == ["rotate", {}]
-    ):
-        return True
-    # known: int arguments become int32 tensors and are not bounded: 2**31 is accepted and fails (or wraps)
-    # when the layer runs.
-    if value in (INT32_LIMIT, 2**40) or isinstance(value, tuple) and INT32_LIMIT in value:
-        return True
-    return False
-
-
-def known_valid_argument_bug(name, value):
-    # known: RandAugment `magnitude` / `magnitude_std` and AugMix `severity` check `isinstance(x, (int, float))`,
-    # so NumPy scalars (valid everywhere else) are refused.
-    return name in ("magnitude", "magnitude_std", "severity") and isinstance(value, np.generic)
-
-
 def own_parameters(cls):
     """`__init__` parameters of `cls` and its bases (BaseAugmentation's excluded) with their defaults."""
     found = {}
@@ -697,21 +658,11 @@ def test_every_known_argument_is_a_parameter():
         assert not unknown, f"{cls.__name__}: {sorted(unknown)} in ARGUMENTS but not in __init__"
 
 
-def beyond_floats(value):
-    return value is HUGE or isinstance(value, tuple) and HUGE in value
-
-
 def assert_refused_by_name(cls, name, value):
-    if known_argument_bug(name, value):
-        return
     try:
         cls(**{"num_classes": NUM_CLASSES, name: value})
     except (ValueError, TypeError) as error:
         assert f"`{name}`" in str(error), f"{cls.__name__}({name}={value!r}): {error}"
-    except OverflowError:
-        # known: `validation._is_number` (and `float()`) on an int beyond the float range raise OverflowError
-        # ("int too large to convert to float"), not a ValueError naming the argument.
-        assert beyond_floats(value)
     else:
         pytest.fail(f"{cls.__name__}({name}={value!r}) was accepted")
 
@@ -745,8 +696,6 @@ def valid_arguments(draw, cls):
             low, high = kwargs.get("value_range") or (0.0, 255.0)
             valid = numpy_too(floats(low, high), np.float64)
         kwargs[name] = draw(valid)
-        if known_valid_argument_bug(name, kwargs[name]):
-            kwargs[name] = kwargs[name].item()
     if cls.__name__ == "MixUpCutMix":  # one of the two mixers must stay enabled
         enabled = kwargs.get("mixup_alpha", 0.8) or kwargs.get("cutmix_alpha", 1.0) or kwargs.get("cutmix_minmax")
         assume(enabled)

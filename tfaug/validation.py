@@ -3,15 +3,30 @@
 import math
 import numbers
 
+#: Integer arguments become int32 tensors: larger ones would fail (or wrap) only when the layer runs.
+INT_LIMIT = 2**31 - 1
+
 
 def _is_number(value):
     """A finite real number (NumPy scalars included, bools not): infinities and NaN are never accepted."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def check_probability(name, value):
     if not _is_number(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"`{name}` must be a finite number in [0, 1], got {value!r}.")
+    return float(value)
+
+
+def check_number(name, value, low, high):
+    """A finite number in `[low, high]` (NumPy scalars included), as a float."""
+    if not _is_number(value) or not low <= value <= high:
+        raise ValueError(f"`{name}` must be a finite number in [{low}, {high}], got {value!r}.")
     return float(value)
 
 
@@ -43,21 +58,25 @@ def check_value_range(value_range):
 def check_num_classes(num_classes):
     if num_classes is None:
         return None
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be a positive int or None, got {num_classes!r}.")
+    integral = isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool)
+    if not integral or not 1 <= num_classes <= INT_LIMIT:
+        raise ValueError(f"`num_classes` must be a positive int (at most 2**31 - 1) or None, got {num_classes!r}.")
     return int(num_classes)
 
 
 def check_choice(name, value, choices):
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"`{name}` must be one of {sorted(choices)}, got {value!r}.")
     return value
 
 
 def check_int(name, value, low=None, high=None):
+    """An int in `[low, high]`, and always in int32's range (`high` defaults to `INT_LIMIT`)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"`{name}` must be an int, got {value!r}.")
-    if (low is not None and value < low) or (high is not None and value > high):
+    high = INT_LIMIT if high is None else high
+    low = -INT_LIMIT - 1 if low is None else low
+    if not low <= value <= high:
         raise ValueError(f"`{name}` must be an int in [{low}, {high}], got {value!r}.")
     return int(value)
 

@@ -85,6 +85,11 @@ class PolicyLayer(BaseAugmentation):
         matrices = self.matrices(transformation, shape[1], shape[2])
         if matrices is None:
             return masks
+        if not masks.dtype.min <= self.mask_fill_value <= masks.dtype.max:
+            raise ValueError(
+                f"{self._name_for_errors}: `mask_fill_value`={self.mask_fill_value} does not fit the "
+                f"{masks.dtype.name} `segmentation_masks`; pass a class id in [{masks.dtype.min}, {masks.dtype.max}]."
+            )
         fill = tf.constant(self.mask_fill_value, masks.dtype)
         return geometry.transform(masks, matrices, interpolation="nearest", fill_value=fill)
 

@@ -70,9 +70,7 @@ class AugMix(PolicyLayer):
         **kwargs,
     ):
         super().__init__(fill_value=fill_value, interpolation=interpolation, **kwargs)
-        if isinstance(severity, bool) or not isinstance(severity, (int, float)) or not 0.1 <= severity <= 10:
-            raise ValueError(f"`severity` must be a number in [0.1, 10], got {severity!r}.")
-        self.severity = float(severity)
+        self.severity = v.check_number("severity", severity, 0.1, 10)
         self.width = v.check_int("width", width, low=1)
         if depth != -1:
             v.check_int("depth", depth, low=1, high=MAX_DEPTH)

@@ -95,8 +95,8 @@ class RandAugment(PolicyLayer):
         self.num_ops = v.check_int("num_ops", num_ops, low=0)
         self.magnitude_scale = v.check_choice("magnitude_scale", magnitude_scale, levels.SCALES)
         self.magnitude = levels.check_magnitude(magnitude, self.magnitude_scale)
-        if isinstance(magnitude_std, bool) or not isinstance(magnitude_std, (int, float)) or not magnitude_std >= 0:
-            raise ValueError(f"`magnitude_std` must be a number >= 0 (or inf), got {magnitude_std!r}.")
+        if magnitude_std != float("inf"):
+            magnitude_std = v.check_positive("magnitude_std", magnitude_std, allow_zero=True)
         self.magnitude_std = float(magnitude_std)
         self.ops = levels.check_ops(ops)
         self.op_table = self.ops

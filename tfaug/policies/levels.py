@@ -17,10 +17,10 @@ side (not in the default op lists).
 """
 
 import dataclasses
-import math
 
 import tensorflow as tf
 
+from tfaug import validation as v
 from tfaug.policies import registry
 
 #: Every op name, in the registry's order, and the geometric ones.
@@ -85,17 +85,18 @@ def check_magnitude(magnitude, scale, name="magnitude"):
     if scale not in SCALES:
         raise ValueError(f"`magnitude_scale` must be one of {sorted(SCALES)}, got {scale!r}.")
     top = SCALES[scale].max_magnitude
-    if isinstance(magnitude, bool) or not isinstance(magnitude, (int, float)) or not 0 <= magnitude <= top:
-        raise ValueError(f"`{name}` must be a number in [0, {top}] on the {scale!r} scale, got {magnitude!r}.")
-    if isinstance(magnitude, float) and math.isnan(magnitude):
-        raise ValueError(f"`{name}` must not be NaN.")
-    return float(magnitude)
+    try:
+        return v.check_number(name, magnitude, 0, top)
+    except ValueError:
+        raise ValueError(
+            f"`{name}` must be a number in [0, {top}] on the {scale!r} scale, got {magnitude!r}."
+        ) from None
 
 
 def check_ops(ops, name="ops"):
     if isinstance(ops, str) or not isinstance(ops, (tuple, list)) or not ops:
         raise ValueError(f"`{name}` must be a non-empty list of op names from {list(OP_NAMES)}, got {ops!r}.")
-    unknown = [op for op in ops if op not in registry.OPS]
+    unknown = [op for op in ops if not isinstance(op, str) or op not in registry.OPS]
     if unknown:
         raise ValueError(f"`{name}` has unknown op names {unknown}; choose from {list(OP_NAMES)}.")
     return tuple(ops)
