@@ -150,6 +150,8 @@ def test_discovery_finds_the_layers():
     names = set(IDS)
     assert {"CutMix", "Cutout", "LabelSmoothing", "MixUp", "MixUpCutMix", "RandomErasing"} <= names
     assert set(KWARGS) | DETERMINISTIC | NO_MASKS <= names
+    # The registry (command line, map functions, fuzz suite) holds every layer.
+    assert sorted(tfaug.layers.AUGMENTATIONS.values(), key=lambda cls: cls.__name__) == LAYERS
 
 
 @layers
