@@ -449,9 +449,8 @@ def test_accepted_inputs_keep_the_contract_alike_in_every_mode(cls):
         runs = run_in_modes(cls, inputs, case)
         layer = layer_of(cls, case.value_range)
         check_contract(cls, layer, case, inputs, runs["eager"][0])
-        # [images, labels], as Keras passes a tuple on, reads as the tuple. known: not for one unbatched image
-        # with a sparse (scalar) label, which is refused as "a list input must be [images, labels]".
-        if case.structure == "tuple" and not (case.batch is None and case.labels == "sparse"):
+        # [images, labels], as Keras passes a tuple on, reads as the tuple (one image's label may be a scalar).
+        if case.structure == "tuple":
             paired = layer.augment(list(inputs), seed=tf.constant(case.seed, tf.int64))
             assert_close(runs["eager"][0], tuple(paired), case, "[images, labels]")
         for mode, (outputs, expected) in runs.items():

@@ -206,3 +206,13 @@ def test_bad_images_raise(small_photos):
         layer(small_photos > 100)
     with pytest.raises(ValueError, match="fill_value"):
         Cutout(fill_value=(1, 2, 3))(small_photos[..., :2])
+
+
+def test_one_image_and_its_scalar_label_in_a_list_read_as_a_pair():
+    image = np.full((4, 5, 3), 7, np.uint8)
+    layer = Cutout(seed=0)
+    seed = tf.constant([1, 2], tf.int64)
+    as_tuple = layer.augment((image, np.int32(2)), seed=seed)
+    as_list = layer.augment([image, np.int32(2)], seed=seed)
+    np.testing.assert_array_equal(as_list[0], as_tuple[0])
+    assert int(as_list[1]) == 2

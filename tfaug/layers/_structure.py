@@ -91,12 +91,11 @@ def _unbatched(key, value):
 
 def _images_and_labels(inputs):
     """Whether a list reads as `[images, labels]`: two entries, the second of rank 1 or 2 (labels), not an
-    image of rank 3 or more."""
+    image of rank 3 or more, or of rank 0 beside one unbatched image (its sparse label)."""
     if len(inputs) != 2:
         return False
-    labels = inputs[1]
-    rank = len(labels.shape) if hasattr(labels, "shape") else np.ndim(labels)
-    return rank in (1, 2)
+    image_rank, rank = (len(x.shape) if hasattr(x, "shape") else np.ndim(x) for x in inputs)
+    return rank in (1, 2) or (rank == 0 and image_rank == 3)
 
 
 def pack(data, structure):
