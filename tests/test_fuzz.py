@@ -21,11 +21,10 @@ Profiles (deterministic: `derandomize=True`, no example database):
 
 - default (`fuzz`): 2 to 16 examples per test and layer (the first is always hypothesis's simplest: an
   empty batch), layers cached per class and value range, images at most 12x12; `jit_compile` compared
-  only for the `CHEAP` layers (the policy layers' XLA compilation takes seconds, and they skip
-  `tf.function` too: `tf.data` runs their graph); about a
-  minute on 2 CPU cores (66 s measured; 72 s beside another run):
+  only for the `CHEAP` layers (the policy layers' XLA compilation is slow, and they skip
+  `tf.function` too: `tf.data` runs their graph):
   `python -m pytest -q tests/test_fuzz.py`
-- `nightly`: 200 examples per test and every mode (`jit_compile` too) for every layer (hours on 2 cores):
+- `nightly`: 200 examples per test and every mode (`jit_compile` too) for every layer (a long run):
   `HYPOTHESIS_PROFILE=nightly python -m pytest -q tests/test_fuzz.py`
 
 The profile applies to this file's tests only (`settings(PROFILE)` on each test, no global `load_profile`,
@@ -122,7 +121,7 @@ def carries_boxes(cls):
 
 
 #: Compared under `jit_compile` in the default profile too: the layers without a policy program, whose XLA
-#: compilation takes well under a second. A layer added later is compared under `jit_compile` nightly only.
+#: compilation is quick. A layer added later is compared under `jit_compile` nightly only.
 CHEAP = {"Cutout", "RandomErasing", "CutMix", "MixUp", "MixUpCutMix", "LabelSmoothing"}
 
 
@@ -143,7 +142,7 @@ def map_function(cls, **kwargs):
 
 
 def heavy(cls):
-    """Policy layers compile an XLA program for every shape and mode (seconds each): by default they skip
+    """Policy layers compile an XLA program for every shape and mode (slow to compile): by default they skip
     `tf.function` (`tf.data` runs their graph) and their valid arguments run on empty batches."""
     return issubclass(cls, PolicyLayer) and not NIGHTLY
 

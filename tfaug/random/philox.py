@@ -27,10 +27,8 @@ def _u32(value):
 
 def _multiply(constant, word):
     """The high and low 32-bit words of `constant * word`, through one 64-bit product."""
-    product = tf.cast(word, tf.uint64) * tf.constant(constant, tf.uint64)
-    high = tf.bitwise.right_shift(product, tf.constant(32, tf.uint64))
-    low = tf.bitwise.bitwise_and(product, tf.constant(_LOW_WORD, tf.uint64))
-    return tf.cast(high, tf.uint32), tf.cast(low, tf.uint32)
+    low, high = _words(tf.cast(word, tf.uint64) * tf.constant(constant, tf.uint64))
+    return high, low
 
 
 def _round(counter, key):
@@ -68,7 +66,7 @@ def block(counter, key, unrolled=True):
 
 
 def _words(value):
-    """The low and high uint32 words of an int64 scalar tensor (two's complement)."""
+    """The low and high uint32 words of an int64 or uint64 tensor (two's complement)."""
     value = tf.cast(value, tf.uint64)
     low = tf.cast(tf.bitwise.bitwise_and(value, tf.constant(_LOW_WORD, tf.uint64)), tf.uint32)
     high = tf.cast(tf.bitwise.right_shift(value, tf.constant(32, tf.uint64)), tf.uint32)
@@ -89,7 +87,7 @@ def _blocks(seed, counters):
     zeros = tf.zeros_like(counters)
     words = block((counters, zeros, zeros + upper0, zeros + upper1), key)
     # Interleaved by four strided scatters, not `tf.stack`: XLA fuses each word's whole Philox chain into
-    # a stack's consumer and recomputes it for every element (about 100 times slower).
+    # a stack's consumer and recomputes it for every element.
     first = 4 * tf.range(tf.shape(counters)[0])
     out = tf.zeros(4 * tf.shape(counters)[0:1], tf.uint32)
     for offset, word in enumerate(words):
@@ -124,6 +122,6 @@ def random_bits(seed, count):
     Word `i` is word `i % 4` of the Philox block at counter `i // 4`: the order of TensorFlow's kernels.
     """
     count = tf.cast(count, tf.int32)
-    # Padded: XLA compiles once per shape (a quarter of a second each), and the words do not depend on it.
+    # Padded: XLA compiles once per shape, and the words do not depend on the padding.
     counters = tf.cast(tf.range(_padded((count + 3) // 4)), tf.uint32)
     return _compiled_blocks(tf.cast(seed, tf.int64), counters)[:count]
