@@ -11,6 +11,7 @@ TensorFlow's start-up lines itself (`tfaug.cli`).
 
 __version__ = "0.1.0"
 
+from tfaug import corruptions
 from tfaug import data
 from tfaug import layers
 from tfaug import ops
@@ -39,6 +40,7 @@ __all__ = [
     "RandAugment",
     "RandomErasing",
     "TrivialAugmentWide",
+    "corruptions",
     "data",
     "layers",
     "ops",
