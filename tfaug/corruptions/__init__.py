@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tfaug import validation as v
 from tfaug.corruptions import blur
+from tfaug.corruptions import compression
 from tfaug.corruptions import digital
 from tfaug.corruptions import noise
 from tfaug.corruptions import weather
@@ -49,8 +50,8 @@ CORRUPTIONS = {
     "brightness": weather.brightness,
     "contrast": digital.contrast,
     "elastic_transform": digital.elastic_transform,
-    "pixelate": digital.pixelate,
-    "jpeg_compression": digital.jpeg_compression,
+    "pixelate": compression.pixelate,
+    "jpeg_compression": compression.jpeg_compression,
     "speckle_noise": noise.speckle_noise,
     "gaussian_blur": blur.gaussian_blur,
     "spatter": weather.spatter,
