@@ -26,100 +26,16 @@ import sys
 
 import tfaug
 from tfaug import cli_paths
-from tfaug.layers import AUGMENTATIONS
+from tfaug.cli_augment import ALIASES  # noqa: F401 (part of the command line's interface)
+from tfaug.cli_augment import SETTINGS  # noqa: F401
+from tfaug.cli_augment import UsageError
+from tfaug.cli_augment import build_layer
+from tfaug.cli_augment import described
+from tfaug.cli_augment import layer_class
+from tfaug.cli_augment import parse_augmentations
 
-#: The command's settings of a layer, by registry name: constructor arguments (beside `num_classes` and
-#: `seed`) and a description. A layer without an entry is built with its defaults.
-SETTINGS = {
-    "cutmix": ({}, "CutMix, alpha 1"),
-    "mixup": ({}, "MixUp, alpha 0.2"),
-    "mixup_cutmix": ({}, "MixUp/CutMix switch with label smoothing 0.1 (DeiT)"),
-    "cutout": ({"size": 0.4, "fill_value": 128}, "Cutout, 40% sides"),
-    "random_erasing": ({"probability": 1.0, "fill": "pixel"}, "Random Erasing, noise fill"),
-    "label_smoothing": ({"label_smoothing": 0.1}, "label smoothing 0.1"),
-    "rand_augment": ({}, "RandAugment, 2 ops at magnitude 9 (timm m9)"),
-    "auto_augment": ({"policy": "imagenet"}, "AutoAugment, ImageNet policy"),
-    "trivial_augment_wide": ({}, "TrivialAugment Wide"),
-    "aug_mix": ({}, "AugMix, severity 3, width 3"),
-}
 #: `--size`'s range (as the help texts say): the layers need 8 pixels; 1024 is more than a small CNN or a grid uses.
 SIZES = (8, 1024)
-#: Earlier `--augment` names, still accepted.
-ALIASES = {
-    "randaugment": "rand_augment",
-    "autoaugment": "auto_augment",
-    "trivialaugment": "trivial_augment_wide",
-    "augmix": "aug_mix",
-}
-
-
-class UsageError(Exception):
-    """A mistake on the command line: reported in one line, exit status 2."""
-
-
-def parse_augmentations(text):
-    """`--augment`'s comma-separated entries as registry names (aliases resolved) or RandAugment strings.
-
-    An entry is a registry name (`-` may stand for `_`), an alias, or a timm-style RandAugment string such as
-    `rand-n2-m9-mstd0.5` (`tfaug.RandAugment.from_string`), checked here.
-
-    Raises:
-        UsageError: no entry, an unknown name or a malformed RandAugment string.
-    """
-    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
-    if not entries:
-        raise UsageError("--augment needs at least one name, e.g. --augment cutmix,mixup")
-    unknown = [entry for entry in entries if _canonical(entry) is None]
-    if unknown:
-        raise UsageError(
-            f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}, or a "
-            "RandAugment string like rand-n2-m9-mstd0.5"
-        )
-    specs = [_canonical(entry) for entry in entries]
-    for spec in specs:
-        layer_class(spec)  # a malformed RandAugment string fails now, before any work
-    return specs
-
-
-def _canonical(entry):
-    """The registry name of `entry`, `entry` itself when it is a RandAugment string, else None."""
-    name = entry.replace("-", "_")
-    name = ALIASES.get(name, name)
-    if name in AUGMENTATIONS:
-        return name
-    return entry if entry.split("-")[0] == "rand" else None
-
-
-def layer_class(spec):
-    """The layer class of a parsed `--augment` entry (a RandAugment string is checked by building it)."""
-    if spec in AUGMENTATIONS:
-        return AUGMENTATIONS[spec]
-    build_layer(spec, num_classes=None, seed=0)
-    return tfaug.RandAugment
-
-
-def build_layer(spec, num_classes, seed):
-    """The layer of a parsed `--augment` entry, with the command's settings, `num_classes` and `seed`."""
-    if spec in AUGMENTATIONS:
-        kwargs = SETTINGS.get(spec, ({}, None))[0]
-        return AUGMENTATIONS[spec](num_classes=num_classes, seed=seed, **kwargs)
-    try:
-        return tfaug.RandAugment.from_string(spec, num_classes=num_classes, seed=seed)
-    except ValueError as error:
-        message = str(error)
-        if "`config`" in message:
-            raise UsageError(message.replace("`config`", "--augment").rstrip(".")) from error
-        raise UsageError(f"--augment {spec!r}: {message.rstrip('.')}") from error
-
-
-def _described():
-    """`name: description` of every registry name, for the help texts."""
-    parts = [f"{name}: {SETTINGS.get(name, ({}, cls.__name__))[1]}" for name, cls in AUGMENTATIONS.items()]
-    aliases = ", ".join(f"{alias} ({name})" for alias, name in ALIASES.items())
-    return (
-        f"{'; '.join(parts)}; or a timm-style RandAugment string such as rand-n2-m9-mstd0.5 (keys n, m, mstd, "
-        f"p). Earlier names still accepted: {aliases}"
-    )
 
 
 def _output(check, path, overwrite):
@@ -274,8 +190,6 @@ def _as_options(message):
 
 def find_benchmark():
     """Path of benchmarks/throughput.py in the source checkout tfaug runs from, or a UsageError."""
-    import tfaug
-
     script = pathlib.Path(tfaug.__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
     if not script.is_file():
         raise UsageError(
@@ -318,7 +232,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     parser = _Parser(prog="tfaug", description="Image augmentation for Keras / TensorFlow.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,preview,bench}")
-    described = _described()
+    augmentations = described()
 
     t = commands.add_parser(
         "train",
@@ -327,7 +241,7 @@ def build_parser():
         "in the tf.data pipeline and writes into --out: metrics.json (settings, per-epoch history, test "
         "accuracy and loss), model.keras, curves.png, confusion_matrix.png and cam.png (class activation "
         "maps of a few test images). Runs offline; on the embedded digits in about a minute on 2 CPU cores. "
-        f"Augmentations: {described}.",
+        f"Augmentations: {augmentations}.",
     )
     t.add_argument(
         "--dataset",
@@ -378,7 +292,7 @@ def build_parser():
         "preview",
         help="write a PNG grid of augmented photos with their mixed labels",
         description="Augments real photos (scikit-image's, or --images DIR) and writes a PNG grid with "
-        f"the mixed label under each tile. Augmentations: {described}.",
+        f"the mixed label under each tile. Augmentations: {augmentations}.",
     )
     p.add_argument("--augment", required=True, help="comma-separated names, applied in order")
     p.add_argument("--images", help="folder of images (default: photos shipped with scikit-image)")
