@@ -100,3 +100,37 @@ def write_cams(model, images, labels, class_names, path, count=8):
     ]
     tfaug.viz.plot_maps(chosen, np.asarray(maps), path, titles=titles)
     return True
+
+
+def plot_corruption_errors(result, path, title=None):
+    """Writes the error per corruption and severity of a `recipes.robustness.corruption_errors` result to
+    `path`: one group of bars per corruption (light to dark: severity 1 to 5), the clean error as a line."""
+    plt = _pyplot()
+    names, severities = result["corruptions"], result["severities"]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(names) + 1.5), 3.8))
+    width = 0.8 / len(severities)
+    colors = plt.cm.Blues(np.linspace(0.35, 0.95, len(severities)))
+    for j, severity in enumerate(severities):
+        errors = [result["errors"][name][j] for name in names]
+        ax.bar(
+            np.arange(len(names)) + (j - (len(severities) - 1) / 2) * width,
+            errors,
+            width,
+            color=colors[j],
+            label=f"severity {severity}",
+        )
+    ax.axhline(result["clean_error"], color="black", linestyle="--", linewidth=1, label="clean")
+    ax.set_xticks(
+        np.arange(len(names)), [name.replace("_", " ") for name in names], rotation=45, ha="right", fontsize=8
+    )
+    ax.set_ylabel("top-1 error")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=3)
+    summary = f"mean error {result['mean_error']:.1%}"
+    if result.get("mce") is not None:
+        summary += f", mCE {result['mce']:.1f}"
+    ax.set_title(f"{title + ': ' if title else ''}{summary}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

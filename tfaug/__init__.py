@@ -19,12 +19,14 @@ from tfaug import random
 from tfaug.layers import AugMix
 from tfaug.layers import AugMixConsistency
 from tfaug.layers import AutoAugment
+from tfaug.layers import Corruption
 from tfaug.layers import CutMix
 from tfaug.layers import Cutout
 from tfaug.layers import LabelSmoothing
 from tfaug.layers import MixUp
 from tfaug.layers import MixUpCutMix
 from tfaug.layers import RandAugment
+from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
 from tfaug.layers import TrivialAugmentWide
 
@@ -32,12 +34,14 @@ __all__ = [
     "AugMix",
     "AugMixConsistency",
     "AutoAugment",
+    "Corruption",
     "CutMix",
     "Cutout",
     "LabelSmoothing",
     "MixUp",
     "MixUpCutMix",
     "RandAugment",
+    "RandomCorruption",
     "RandomErasing",
     "TrivialAugmentWide",
     "corruptions",

@@ -18,12 +18,14 @@ import tensorflow as tf
 
 from tfaug.layers import AugMix
 from tfaug.layers import AutoAugment
+from tfaug.layers import Corruption
 from tfaug.layers import CutMix
 from tfaug.layers import Cutout
 from tfaug.layers import LabelSmoothing
 from tfaug.layers import MixUp
 from tfaug.layers import MixUpCutMix
 from tfaug.layers import RandAugment
+from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
 from tfaug.layers import TrivialAugmentWide
 
@@ -96,9 +98,20 @@ def aug_mix(**kwargs):
     return map_fn(AugMix(**kwargs))
 
 
+def corruption(corruption, **kwargs):
+    """Map function of `tfaug.layers.Corruption(corruption, **kwargs)`."""
+    return map_fn(Corruption(corruption, **kwargs))
+
+
+def random_corruption(**kwargs):
+    """Map function of `tfaug.layers.RandomCorruption(**kwargs)`."""
+    return map_fn(RandomCorruption(**kwargs))
+
+
 __all__ = [
     "aug_mix",
     "auto_augment",
+    "corruption",
     "cutmix",
     "cutout",
     "label_smoothing",
@@ -106,6 +119,7 @@ __all__ = [
     "mixup",
     "mixup_cutmix",
     "rand_augment",
+    "random_corruption",
     "random_erasing",
     "trivial_augment_wide",
 ]

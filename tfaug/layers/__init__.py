@@ -5,6 +5,8 @@ from tfaug.layers.aug_mix import AugMixConsistency
 from tfaug.layers.aug_mix import augmix_views
 from tfaug.layers.auto_augment import AutoAugment
 from tfaug.layers.base import BaseAugmentation
+from tfaug.layers.corruption import Corruption
+from tfaug.layers.corruption import RandomCorruption
 from tfaug.layers.cutmix import CutMix
 from tfaug.layers.cutout import Cutout
 from tfaug.layers.label_smoothing import LabelSmoothing
@@ -27,6 +29,8 @@ AUGMENTATIONS = {
     "auto_augment": AutoAugment,
     "trivial_augment_wide": TrivialAugmentWide,
     "aug_mix": AugMix,
+    "corruption": Corruption,
+    "random_corruption": RandomCorruption,
 }
 
 __all__ = [
@@ -35,12 +39,14 @@ __all__ = [
     "AugMixConsistency",
     "AutoAugment",
     "BaseAugmentation",
+    "Corruption",
     "CutMix",
     "Cutout",
     "LabelSmoothing",
     "MixUp",
     "MixUpCutMix",
     "RandAugment",
+    "RandomCorruption",
     "RandomErasing",
     "TrivialAugmentWide",
     "augmix_views",

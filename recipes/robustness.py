@@ -1,0 +1,209 @@
+"""Corruption robustness: a classifier's error under every ImageNet-C corruption and severity, and mCE.
+
+    >>> baseline = corruption_errors(plain_model, test_ds)
+    >>> result = corruption_errors(augmented_model, test_ds, baseline=baseline)
+    >>> result["mce"], result["relative_mce"]
+
+Definitions (Hendrycks and Dietterich, ICLR 2019): with `E[c][s]` the top-1 error under corruption `c` at
+severity `s` and `E_clean` the clean error,
+
+* corruption error `CE_c = sum_s E[c][s] / sum_s E_base[c][s]`, and `mce` its mean over the corruptions,
+  both in percent (ImageNet-C's baseline is AlexNet; within one experiment use the same architecture
+  trained without augmentation, same seed);
+* relative `CE_c = sum_s (E[c][s] - E_clean) / sum_s (E_base[c][s] - E_base_clean)`: the degradation
+  against the baseline's, and `relative_mce` its mean;
+* `mean_error`: the plain mean of `E[c][s]`, which needs no baseline.
+
+The corruptions run inside the `tf.data` pipeline (`tfaug.corruptions`), batch by batch; nothing is held
+in memory beyond a batch. Each batch's corruption is seeded by the corruption, severity and batch index, so
+the same dataset order gives the same corrupted images on every run.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfaug import corruptions as tc
+from tfaug import random as tfr
+
+#: Images per batch when the dataset is not batched.
+DEFAULT_BATCH_SIZE = 64
+
+
+def corruption_errors(
+    model,
+    dataset,
+    *,
+    baseline=None,
+    corruptions=tc.COMMON,
+    severities=tc.SEVERITIES,
+    value_range=None,
+    table="auto",
+    seed=0,
+    verbose=1,
+):
+    """Error of `model` on `dataset`, clean and under each corruption and severity; mCE against `baseline`.
+
+    Args:
+        model: a Keras model, or a function from a batch of images to scores `[B, K]` (argmax = class).
+        dataset: a `tf.data.Dataset` of `(images, labels)` or `{"images", "labels"}`, batched or not
+            (unbatched elements are batched by 64); labels sparse ints or one-hot. Images in the dtype and
+            `value_range` the model takes, at least 32 x 32 pixels, static size.
+        baseline: an earlier result of this function (or its `robustness.json`) with the same corruptions
+            and severities, for `corruption_errors`, `mce` and their relative forms.
+        corruptions: names in `tfaug.corruptions.CORRUPTIONS`; default the fifteen of the benchmark.
+        severities: severities to evaluate, in 1..5; default all five.
+        value_range: `(low, high)` of the images' values; default `(0, 255)`.
+        table: the corruptions' parameter table: `"auto"` (by image size) or one of `tfaug.corruptions.TABLES`.
+        seed: int seed of the corruptions' random draws.
+        verbose: 1 shows a progress bar, 0 nothing.
+
+    Returns:
+        A JSON-ready dict: `clean_error`, `errors` (`{corruption: [error per severity]}`), `mean_error`,
+        `corruptions`, `severities`, `table`, `images`; with a baseline also `corruption_errors`, `mce`,
+        `relative_corruption_errors` and `relative_mce` (percent; a relative CE is None where the
+        baseline's errors do not rise above its clean error).
+
+    Raises:
+        ValueError: for a dataset without labels, images the corruptions cannot take, an unknown
+            corruption, a severity outside 1..5 or a baseline that does not cover them.
+    """
+    corruptions = _check_names(corruptions)
+    severities = _check_severities(severities)
+    tc.check_table(table)
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        raise ValueError(f"`seed` must be an int, got {seed!r}.")
+    dataset = _images_and_labels(dataset)
+    predict = _predictor(model)
+    value_range = (0.0, 255.0) if value_range is None else tuple(float(x) for x in value_range)
+    progress = keras.utils.Progbar(1 + len(corruptions) * len(severities), verbose=verbose, unit_name="pass")
+    clean_error, count = _error(predict, dataset)
+    progress.add(1)
+    errors = {}
+    for k, name in enumerate(corruptions):
+        errors[name] = []
+        for s in severities:
+            corrupted = _corrupted(dataset, name, s, tfr.fold_in([seed, k], s), table, value_range)
+            errors[name].append(_error(predict, corrupted)[0])
+            progress.add(1, values=[("error", errors[name][-1])])
+    result = {
+        "clean_error": clean_error,
+        "errors": errors,
+        "mean_error": float(np.mean([e for row in errors.values() for e in row])),
+        "corruptions": list(corruptions),
+        "severities": list(severities),
+        "table": table,
+        "images": count,
+    }
+    if baseline is not None:
+        result.update(compare(result, baseline))
+    return result
+
+
+def compare(result, baseline):
+    """`corruption_errors`, `mce`, `relative_corruption_errors` and `relative_mce` of `result` against
+    `baseline` (two results of `corruption_errors`), in percent."""
+    _check_baseline(result, baseline)
+    ce, relative = {}, {}
+    for name in result["corruptions"]:
+        errors = np.asarray(result["errors"][name])
+        base = np.asarray(baseline["errors"][name])
+        ce[name] = 100.0 * errors.sum() / base.sum() if base.sum() > 0 else None
+        degradation = (base - baseline["clean_error"]).sum()
+        relative[name] = 100.0 * (errors - result["clean_error"]).sum() / degradation if degradation > 0 else None
+    return {
+        "corruption_errors": ce,
+        "mce": _mean(ce.values()),
+        "relative_corruption_errors": relative,
+        "relative_mce": _mean(relative.values()),
+    }
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _error(predict, dataset):
+    """Top-1 error over `dataset` and its number of images, one batch at a time."""
+    wrong = total = 0
+    for images, labels in dataset:
+        scores = np.asarray(predict(images))
+        predicted = scores.argmax(-1) if scores.ndim == 2 else scores.reshape(-1)
+        truth = labels.numpy()
+        truth = truth.argmax(-1) if truth.ndim == 2 and truth.shape[-1] > 1 else truth.reshape(-1)
+        wrong += int(np.sum(predicted != truth))
+        total += len(truth)
+    if total == 0:
+        raise ValueError("`dataset` is empty: nothing to evaluate.")
+    return wrong / total, total
+
+
+def _corrupted(dataset, name, severity, seed, table, value_range):
+    def corrupt(index, element):
+        images, labels = element
+        batch_seed = tfr.fold_in(seed, index)
+        severities = tf.fill(tf.shape(images)[:1], severity)
+        return tc.apply(images, name, severities, batch_seed, table, value_range), labels
+
+    return dataset.enumerate().map(corrupt, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _predictor(model):
+    if isinstance(model, keras.Model):
+        call = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+        return call
+    if callable(model):
+        return model
+    raise ValueError(f"`model` must be a Keras model or a function from images to scores, got {model!r}.")
+
+
+def _images_and_labels(dataset):
+    """`dataset` as batched `(images, labels)`, with the images checked for the corruptions."""
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(f"`dataset` must be a tf.data.Dataset of (images, labels), got {type(dataset).__name__}.")
+    spec = dataset.element_spec
+    if isinstance(spec, dict) and {"images", "labels"} <= set(spec):
+        dataset = dataset.map(lambda element: (element["images"], element["labels"]))
+    elif not (isinstance(spec, tuple) and len(spec) == 2):
+        raise ValueError(
+            "`dataset` must have labels: elements (images, labels) or {'images': ..., 'labels': ...}, got "
+            f"elements {spec}."
+        )
+    images_spec = dataset.element_spec[0]
+    if images_spec.shape.rank == 3:
+        dataset = dataset.batch(DEFAULT_BATCH_SIZE)
+    elif images_spec.shape.rank != 4:
+        raise ValueError(f"`dataset` images must be [height, width, channels] or batched, got {images_spec.shape}.")
+    tc.check_images(tf.zeros([1, *dataset.element_spec[0].shape[1:]], tf.uint8), "corruption_errors")
+    return dataset
+
+
+def _check_names(names):
+    if isinstance(names, str) or not names:
+        raise ValueError(f"`corruptions` must be a non-empty list of corruption names, got {names!r}.")
+    return tuple(tc.check_corruption(name, "corruptions") for name in names)
+
+
+def _check_severities(severities):
+    if isinstance(severities, numbers.Integral):
+        severities = (severities,)
+    ok = isinstance(severities, (tuple, list)) and len(severities) > 0
+    if not ok or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and 1 <= s <= 5 for s in severities
+    ):
+        raise ValueError(f"`severities` must be ints in 1..5, got {severities!r}.")
+    return tuple(int(s) for s in severities)
+
+
+def _check_baseline(result, baseline):
+    if not isinstance(baseline, dict) or "errors" not in baseline or "clean_error" not in baseline:
+        raise ValueError("`baseline` must be a result of corruption_errors (a dict with 'errors' and 'clean_error').")
+    missing = [name for name in result["corruptions"] if name not in baseline["errors"]]
+    if missing or list(baseline.get("severities", [])) != list(result["severities"]):
+        raise ValueError(
+            f"`baseline` must cover the same corruptions and severities: missing {missing}, severities "
+            f"{baseline.get('severities')} vs {result['severities']}."
+        )
