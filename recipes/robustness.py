@@ -75,19 +75,29 @@ def corruption_errors(
     tc.check_table(table)
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
         raise ValueError(f"`seed` must be an int, got {seed!r}.")
+    if baseline is not None:
+        _check_baseline(baseline, corruptions, severities)
     dataset = _images_and_labels(dataset)
     predict = _predictor(model)
     value_range = (0.0, 255.0) if value_range is None else tuple(float(x) for x in value_range)
     progress = keras.utils.Progbar(1 + len(corruptions) * len(severities), verbose=verbose, unit_name="pass")
     clean_error, count = _error(predict, dataset)
     progress.add(1)
-    errors = {}
-    for k, name in enumerate(corruptions):
-        errors[name] = []
-        for s in severities:
-            corrupted = _corrupted(dataset, name, s, tfr.fold_in([seed, k], s), table, value_range)
-            errors[name].append(_error(predict, corrupted)[0])
-            progress.add(1, values=[("error", errors[name][-1])])
+    passes = [(k, s) for k in range(len(corruptions)) for s in severities]
+    wrong = np.zeros(len(passes))
+    last = 0
+    for index, predicted, truth in _predictions(
+        predict, _all_passes(dataset, corruptions, passes, seed, table, value_range)
+    ):
+        wrong[index] += np.sum(predicted != truth)
+        if index != last:
+            progress.add(1, values=[("error", wrong[last] / count)])
+            last = index
+    progress.add(1, values=[("error", wrong[last] / count)])
+    pass_errors = wrong / count
+    errors = {
+        name: [float(pass_errors[passes.index((k, s))]) for s in severities] for k, name in enumerate(corruptions)
+    }
     result = {
         "clean_error": clean_error,
         "errors": errors,
@@ -105,7 +115,7 @@ def corruption_errors(
 def compare(result, baseline):
     """`corruption_errors`, `mce`, `relative_corruption_errors` and `relative_mce` of `result` against
     `baseline` (two results of `corruption_errors`), in percent."""
-    _check_baseline(result, baseline)
+    _check_baseline(baseline, result["corruptions"], result["severities"])
     ce, relative = {}, {}
     for name in result["corruptions"]:
         errors = np.asarray(result["errors"][name])
@@ -126,14 +136,21 @@ def _mean(values):
     return float(np.mean(values)) if values else None
 
 
+def _classes(scores):
+    scores = np.asarray(scores)
+    return scores.argmax(-1) if scores.ndim == 2 and scores.shape[-1] > 1 else scores.reshape(-1)
+
+
+def _predictions(predict, dataset):
+    """`(pass index, predicted classes, true classes)` per batch of `dataset` (`(pass, images, labels)`)."""
+    for index, images, labels in dataset:
+        yield int(index), _classes(predict(images)), _classes(labels.numpy())
+
+
 def _error(predict, dataset):
-    """Top-1 error over `dataset` and its number of images, one batch at a time."""
+    """Top-1 error over the clean `dataset` and its number of images, one batch at a time."""
     wrong = total = 0
-    for images, labels in dataset:
-        scores = np.asarray(predict(images))
-        predicted = scores.argmax(-1) if scores.ndim == 2 else scores.reshape(-1)
-        truth = labels.numpy()
-        truth = truth.argmax(-1) if truth.ndim == 2 and truth.shape[-1] > 1 else truth.reshape(-1)
+    for _, predicted, truth in _predictions(predict, dataset.map(lambda images, labels: (0, images, labels))):
         wrong += int(np.sum(predicted != truth))
         total += len(truth)
     if total == 0:
@@ -141,14 +158,24 @@ def _error(predict, dataset):
     return wrong / total, total
 
 
-def _corrupted(dataset, name, severity, seed, table, value_range):
-    def corrupt(index, element):
-        images, labels = element
-        batch_seed = tfr.fold_in(seed, index)
-        severities = tf.fill(tf.shape(images)[:1], severity)
-        return tc.apply(images, name, severities, batch_seed, table, value_range), labels
+def _all_passes(dataset, corruptions, passes, seed, table, value_range):
+    """`(pass index, corrupted images, labels)` for every pass `(corruption index, severity)` in turn: one
+    pipeline (traced once, each corruption a branch of a switch), seeded by pass and batch index."""
+    ks, severities = zip(*passes)
+    pass_ds = tf.data.Dataset.from_tensor_slices((list(range(len(passes))), list(ks), list(severities)))
 
-    return dataset.enumerate().map(corrupt, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    def corrupt(index, k, severity, batch_index, images, labels):
+        batch_seed = tfr.fold_in(tfr.fold_in([seed, 0], index), batch_index)
+        severities = tf.fill(tf.shape(images)[:1], severity)
+        branches = [
+            lambda name=name: tc.apply(images, name, severities, batch_seed, table, value_range) for name in corruptions
+        ]
+        return index, tf.switch_case(k, branches), labels
+
+    def batches(index, k, severity):
+        return dataset.enumerate().map(lambda i, element: (index, k, severity, i, *element))
+
+    return pass_ds.flat_map(batches).map(corrupt, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _predictor(model):
@@ -198,12 +225,12 @@ def _check_severities(severities):
     return tuple(int(s) for s in severities)
 
 
-def _check_baseline(result, baseline):
+def _check_baseline(baseline, corruptions, severities):
     if not isinstance(baseline, dict) or "errors" not in baseline or "clean_error" not in baseline:
         raise ValueError("`baseline` must be a result of corruption_errors (a dict with 'errors' and 'clean_error').")
-    missing = [name for name in result["corruptions"] if name not in baseline["errors"]]
-    if missing or list(baseline.get("severities", [])) != list(result["severities"]):
+    missing = [name for name in corruptions if name not in baseline["errors"]]
+    if missing or list(baseline.get("severities", [])) != list(severities):
         raise ValueError(
             f"`baseline` must cover the same corruptions and severities: missing {missing}, severities "
-            f"{baseline.get('severities')} vs {result['severities']}."
+            f"{baseline.get('severities')} vs {list(severities)}."
         )

@@ -2,6 +2,7 @@
 
     tfaug train --out runs/digits                            # a small CNN on the embedded digits, ~1 minute
     tfaug train --dataset folder:photos --augment rand_augment,cutmix --recipe distill --out runs/photos
+    tfaug robustness --model runs/digits/model.keras         # errors under the ImageNet-C corruptions
     tfaug preview --augment cutmix,mixup --out grid.png     # real photos from scikit-image, offline
     tfaug preview --augment rand-n2-m9-mstd0.5 --out ra.png  # a timm-style RandAugment string
     tfaug bench --only tfaug --rounds 5                      # benchmarks/throughput.py's table
@@ -26,6 +27,7 @@ import sys
 
 import tfaug
 from tfaug import cli_paths
+from tfaug import cli_robustness
 from tfaug.cli_augment import ALIASES  # noqa: F401 (part of the command line's interface)
 from tfaug.cli_augment import SETTINGS  # noqa: F401
 from tfaug.cli_augment import UsageError
@@ -231,7 +233,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     parser = _Parser(prog="tfaug", description="Image augmentation for Keras / TensorFlow.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,preview,bench}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,robustness,preview,bench}")
     augmentations = described()
 
     t = commands.add_parser(
@@ -287,6 +289,7 @@ def build_parser():
     t.add_argument("--overwrite", action="store_true", help="write into --out even if it exists")
     t.add_argument("--width", type=int, default=16, help=argparse.SUPPRESS)  # CNN width; tests use tiny ones
     t.set_defaults(run=train)
+    cli_robustness.add_parser(commands)
 
     p = commands.add_parser(
         "preview",
