@@ -50,7 +50,7 @@ def corruption_errors(
         model: a Keras model, or a function from a batch of images to scores `[B, K]` (argmax = class).
         dataset: a `tf.data.Dataset` of `(images, labels)` or `{"images", "labels"}`, batched or not
             (unbatched elements are batched by 64); labels sparse ints or one-hot. Images in the dtype and
-            `value_range` the model takes, at least 32 x 32 pixels, static size.
+            `value_range` the model takes, at least 8 x 8 pixels, static size.
         baseline: an earlier result of this function (or its `robustness.json`) with the same corruptions
             and severities, for `corruption_errors`, `mce` and their relative forms.
         corruptions: names in `tfaug.corruptions.CORRUPTIONS`; default the fifteen of the benchmark.

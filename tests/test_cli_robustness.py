@@ -79,10 +79,10 @@ def test_user_mistakes_end_with_one_line(model_path, tmp_path, capsys, argv, mes
 
 
 def test_models_the_corruptions_cannot_take_are_one_line(tmp_path, capsys):
-    small = save_model(tmp_path / "small" / "model.keras", side=16)
+    small = save_model(tmp_path / "small" / "model.keras", side=4)
     assert cli.main(["robustness", "--model", str(small)]) == 2
     err = capsys.readouterr().err
-    assert "the model takes 16x16 images; the corruptions need at least 32 pixels" in err
+    assert "the model takes 4x4 images; the corruptions need at least 8 pixels" in err
     assert cli.main(["robustness", "--model", str(tmp_path / "none.keras")]) == 2
     (tmp_path / "text.keras").write_text("not a model")
     assert cli.main(["robustness", "--model", str(tmp_path / "text.keras")]) == 2

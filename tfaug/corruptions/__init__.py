@@ -8,8 +8,8 @@ the `imagecorruptions` package's definitions and parameters, with the departures
 states; every one runs on a whole batch in the graph, with per-image severities and random draws from one
 seed, eagerly, in `tf.function`, in `tf.data` and under `jit_compile`.
 
-Image size: at least `MIN_SIDE` (32) pixels per side, and static height and width (resize first in a
-pipeline). ImageNet-C's parameters are for 224-pixel images; smaller images get the kernels and
+Image size: at least `MIN_SIDE` (8) pixels per side (the reference package asks for 32), and static
+height and width (resize first in a pipeline). ImageNet-C's parameters are for 224-pixel images; smaller images get the kernels and
 amplitudes of the paper's small-image variants (`table="auto"`): CIFAR-10-C's up to 48 pixels,
 Tiny-ImageNet-C's up to 128, ImageNet-C's above (`tfaug.corruptions.table_for`).
 
@@ -113,7 +113,7 @@ def corrupt(images, corruption, severity=3, seed=None, value_range=None, table="
     """Applies one corruption at a severity (or one severity per image) to a batch of images.
 
     Args:
-        images: `[B, H, W, C]` or `[H, W, C]` images, C = 1 or 3, H and W static and >= 32; any dtype.
+        images: `[B, H, W, C]` or `[H, W, C]` images, C = 1 or 3, H and W static and >= 8; any dtype.
         corruption: a name in `CORRUPTIONS`.
         severity: 1..5, or one per image (a `[B]` sequence or integer tensor).
         seed: int or a `[2]` integer seed tensor; the same seed gives the same corruption. `None` draws

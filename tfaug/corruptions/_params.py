@@ -9,8 +9,9 @@ import tensorflow as tf
 
 #: The size classes, largest images first.
 TABLES = ("imagenet", "tiny_imagenet", "cifar")
-#: Images need at least this many rows and columns (as for the reference package).
-MIN_SIDE = 32
+#: Images need at least this many rows and columns: every corruption runs from 4 pixels a side (pixelate
+#: needs a pixel left after shrinking), and 8 is the smallest size the small-image tables make sense for.
+MIN_SIDE = 8
 SEVERITIES = (1, 2, 3, 4, 5)
 
 

@@ -73,7 +73,7 @@ class Corruption(_CorruptionLayer):
         table: `"auto"` (parameters by image size) or one of `tfaug.corruptions.TABLES`.
         value_range, batchwise, seed: see `BaseAugmentation`.
 
-    Inputs: images `[B, H, W, C]` or `[H, W, C]`, C = 1 or 3, static H, W >= 32, any dtype (returned in
+    Inputs: images `[B, H, W, C]` or `[H, W, C]`, C = 1 or 3, static H, W >= 8, any dtype (returned in
     it); labels pass through; masks and boxes pass through, except for `elastic_transform`, which moves
     pixels and refuses them.
 
