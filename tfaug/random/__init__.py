@@ -10,6 +10,7 @@ difference between TensorFlow's and XLA's elementary functions. On CPU the bits 
 `tf.random.stateless_uniform` with the same seed.
 """
 
+from tfaug.random.poisson import poisson
 from tfaug.random.samplers import bernoulli
 from tfaug.random.samplers import beta
 from tfaug.random.samplers import derangement
@@ -35,6 +36,7 @@ __all__ = [
     "make_seed",
     "normal",
     "permutation",
+    "poisson",
     "randint",
     "split_seed",
     "uniform",
