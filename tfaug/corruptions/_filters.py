@@ -52,18 +52,39 @@ def _per_image(value, images):
     return tf.broadcast_to(tf.cast(value, tf.float32), tf.shape(images)[:1])
 
 
+def window(images, axis, begin, size):
+    """`size` pixels of `images` from `begin` (an int32 scalar tensor) along `axis`; every other dimension
+    keeps its static size (a plain `tf.slice` would lose it)."""
+    starts = tf.one_hot(axis, 4, dtype=tf.int32) * begin
+    sizes = [-1 if d is None else d for d in images.shape]
+    sizes[axis] = size
+    return tf.slice(images, starts, sizes)
+
+
+def sum_over(count, term):
+    """`sum(term(i) for i in range(count))`, `i` an int32 scalar tensor, in that order.
+
+    Written as a `tf.while_loop`, so the graph holds one copy of `term`: compiling a filter with hundreds of
+    taps stays quick. `term` must give tensors of one shape for every `i` (use `window` and `tf.gather`
+    with `i`, not Python slicing)."""
+    total = term(tf.constant(0))
+    if count == 1:
+        return total
+    _, total = tf.while_loop(lambda i, _: i < count, lambda i, t: (i + 1, t + term(i)), (tf.constant(1), total))
+    return total
+
+
 def _correlate1d(images, weights, axis, mode):
     """Correlates each image along `axis` with its own odd-length kernel: `weights` `[B, K]`, centred."""
     taps = weights.shape[1]
     radius = taps // 2
     size = images.shape[axis]
     padded = pad(images, radius, radius, axis, mode)
-    out = None
-    for k in range(taps):
-        window = padded[:, k : k + size] if axis == 1 else padded[:, :, k : k + size]
-        term = weights[:, k, None, None, None] * window
-        out = term if out is None else out + term
-    return out
+
+    def tap(k):
+        return tf.gather(weights, k, axis=1)[:, None, None, None] * window(padded, axis, k, size)
+
+    return sum_over(taps, tap)
 
 
 def gaussian_weights(sigma, max_sigma, truncate=4.0):
@@ -123,13 +144,14 @@ def filter2d(images, kernels, mode="reflect101"):
         raise ValueError(f"`kernels` must have a static, odd height and width, got {kernels.shape}.")
     height, width = images.shape[1], images.shape[2]
     padded = pad(pad(images, rows // 2, rows // 2, 1, mode), cols // 2, cols // 2, 2, mode)
-    out = None
-    for i in range(rows):
-        band = padded[:, i : i + height]
-        for j in range(cols):
-            term = kernels[:, i, j, None, None, None] * band[:, :, j : j + width]
-            out = term if out is None else out + term
-    return out
+
+    def kernel_row(i):
+        band = window(padded, 1, i, height)
+        weights = tf.gather(kernels, i, axis=1)
+        terms = [weights[:, j, None, None, None] * band[:, :, j : j + width] for j in range(cols)]
+        return tf.add_n(terms)
+
+    return sum_over(rows, kernel_row)
 
 
 def motion_blur(images, width, sigma, angle, max_width):
@@ -168,14 +190,14 @@ def motion_blur(images, width, sigma, angle, max_width):
     inside = tf.math.cumprod(tf.cast(inside, tf.float64), axis=1)
     weights = tf.cast(weights * inside, tf.float32)
     shift_y, shift_x = tf.cast(shift_y, tf.int32), tf.cast(shift_x, tf.int32)
-    out = None
-    for i in range(max_width):
-        rows = tf.clip_by_value(tf.range(height)[None, :] - shift_y[:, i, None], 0, height - 1)
-        columns = tf.clip_by_value(tf.range(cols)[None, :] - shift_x[:, i, None], 0, cols - 1)
+
+    def tap(i):
+        rows = tf.clip_by_value(tf.range(height)[None, :] - tf.gather(shift_y, i, axis=1)[:, None], 0, height - 1)
+        columns = tf.clip_by_value(tf.range(cols)[None, :] - tf.gather(shift_x, i, axis=1)[:, None], 0, cols - 1)
         shifted = tf.gather(tf.gather(images, rows, axis=1, batch_dims=1), columns, axis=2, batch_dims=1)
-        term = weights[:, i, None, None, None] * shifted
-        out = term if out is None else out + term
-    return out
+        return tf.gather(weights, i, axis=1)[:, None, None, None] * shifted
+
+    return sum_over(max_width, tap)
 
 
 def _zoom_axis(images, zoom, axis):
