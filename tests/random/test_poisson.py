@@ -78,7 +78,7 @@ def test_same_draws_eagerly_and_under_xla():
     assert not np.array_equal(sample(seed(4)).numpy(), eager)
 
 
-def test_same_draws_in_a_graph_with_an_unknown_batch_size():
+def test_same_draws_in_graphs_and_tf_data_with_an_unknown_batch_size():
     @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
     def sample(rates):
         return tfr.poisson(seed(5), tf.shape(rates), rates)
@@ -87,3 +87,5 @@ def test_same_draws_in_a_graph_with_an_unknown_batch_size():
     x = sample(rates).numpy()
     assert x.shape == (7, 3) and np.all(x[:, 0] == 0.0) and np.all(x[:, 2] > 0.0)
     np.testing.assert_array_equal(x, tfr.poisson(seed(5), [7, 3], rates).numpy())
+    mapped = tf.data.Dataset.from_tensors(rates).map(lambda r: tfr.poisson(seed(5), tf.shape(r), r))
+    np.testing.assert_array_equal(next(iter(mapped)).numpy(), x)
