@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from tfaug import corruptions as tc
 from tfaug import random as tfr
+from tfaug import validation as v
 
 #: Images per batch when the dataset is not batched.
 DEFAULT_BATCH_SIZE = 64
@@ -45,6 +46,9 @@ def corruption_errors(
     verbose=1,
 ):
     """Error of `model` on `dataset`, clean and under each corruption and severity; mCE against `baseline`.
+
+    `CorruptedDataset(dataset, ...).evaluate(model, baseline)`: use the class to evaluate several models
+    on the same corrupted images (with `cache=True` they are corrupted once).
 
     Args:
         model: a Keras model, or a function from a batch of images to scores `[B, K]` (argmax = class).
@@ -70,46 +74,74 @@ def corruption_errors(
         ValueError: for a dataset without labels, images the corruptions cannot take, an unknown
             corruption, a severity outside 1..5 or a baseline that does not cover them.
     """
-    corruptions = _check_names(corruptions)
-    severities = _check_severities(severities)
-    tc.check_table(table)
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
-        raise ValueError(f"`seed` must be an int, got {seed!r}.")
-    if baseline is not None:
-        _check_baseline(baseline, corruptions, severities)
-    dataset = _images_and_labels(dataset)
-    predict = _predictor(model)
-    value_range = (0.0, 255.0) if value_range is None else tuple(float(x) for x in value_range)
-    progress = keras.utils.Progbar(1 + len(corruptions) * len(severities), verbose=verbose, unit_name="pass")
-    clean_error, count = _error(predict, dataset)
-    progress.add(1)
-    passes = [(k, s) for k in range(len(corruptions)) for s in severities]
-    wrong = np.zeros(len(passes))
-    last = 0
-    for index, predicted, truth in _predictions(
-        predict, _all_passes(dataset, corruptions, passes, seed, table, value_range)
+    corrupted = CorruptedDataset(
+        dataset, corruptions=corruptions, severities=severities, value_range=value_range, table=table, seed=seed
+    )
+    return corrupted.evaluate(model, baseline=baseline, verbose=verbose)
+
+
+class CorruptedDataset:
+    """A labeled dataset, clean and under each corruption and severity, to evaluate models on.
+
+    Arguments as for `corruption_errors`, and `cache`: keep the corrupted images in memory after the first
+    evaluation (as many copies of the dataset as passes, 76 for the default 15 corruptions x 5 severities
+    plus the clean pass), so that later models cost only their predictions.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        *,
+        corruptions=tc.COMMON,
+        severities=tc.SEVERITIES,
+        value_range=None,
+        table="auto",
+        seed=0,
+        cache=False,
     ):
-        wrong[index] += np.sum(predicted != truth)
-        if index != last:
-            progress.add(1, values=[("error", wrong[last] / count)])
-            last = index
-    progress.add(1, values=[("error", wrong[last] / count)])
-    pass_errors = wrong / count
-    errors = {
-        name: [float(pass_errors[passes.index((k, s))]) for s in severities] for k, name in enumerate(corruptions)
-    }
-    result = {
-        "clean_error": clean_error,
-        "errors": errors,
-        "mean_error": float(np.mean([e for row in errors.values() for e in row])),
-        "corruptions": list(corruptions),
-        "severities": list(severities),
-        "table": table,
-        "images": count,
-    }
-    if baseline is not None:
-        result.update(compare(result, baseline))
-    return result
+        self.corruptions = _check_names(corruptions)
+        self.severities = _check_severities(severities)
+        self.table = tc.check_table(table)
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+            raise ValueError(f"`seed` must be an int, got {seed!r}.")
+        self.clean = _images_and_labels(dataset)
+        low, high = (0.0, 255.0) if value_range is None else v.check_value_range(value_range)
+        self.passes = [(k, s) for k in range(len(self.corruptions)) for s in self.severities]
+        self.corrupted = _all_passes(self.clean, self.corruptions, self.passes, int(seed), self.table, (low, high))
+        if cache:
+            self.clean, self.corrupted = self.clean.cache(), self.corrupted.cache()
+
+    def evaluate(self, model, baseline=None, verbose=1):
+        """`corruption_errors`'s result for `model` (and `baseline`)."""
+        if baseline is not None:
+            _check_baseline(baseline, self.corruptions, self.severities)
+        predict = _predictor(model)
+        progress = keras.utils.Progbar(1 + len(self.passes), verbose=verbose, unit_name="pass")
+        clean_error, count = _error(predict, self.clean)
+        progress.add(1)
+        wrong = np.zeros(len(self.passes))
+        last = 0
+        for index, predicted, truth in _predictions(predict, self.corrupted):
+            wrong[index] += np.sum(predicted != truth)
+            if index != last:
+                progress.add(1, values=[("error", wrong[last] / count)])
+                last = index
+        progress.add(1, values=[("error", wrong[last] / count)])
+        errors = {name: [] for name in self.corruptions}
+        for (k, _), w in zip(self.passes, wrong):
+            errors[self.corruptions[k]].append(float(w / count))
+        result = {
+            "clean_error": clean_error,
+            "errors": errors,
+            "mean_error": float(np.mean(wrong / count)),
+            "corruptions": list(self.corruptions),
+            "severities": list(self.severities),
+            "table": self.table,
+            "images": count,
+        }
+        if baseline is not None:
+            result.update(compare(result, baseline))
+        return result
 
 
 def compare(result, baseline):

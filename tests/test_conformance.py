@@ -25,6 +25,8 @@ NUM_CLASSES = 5
 DEFAULT_KWARGS = {"num_classes": NUM_CLASSES}
 KWARGS = {
     "RandomErasing": {"probability": 1.0},  # so that two calls on 4 images surely differ
+    "Corruption": {"corruption": "gaussian_noise"},
+    "RandomCorruption": {"corruptions": ["gaussian_noise", "pixelate"]},
 }
 DETERMINISTIC = {"LabelSmoothing"}
 NO_MASKS = {"AugMix", "MixUp", "MixUpCutMix"}  # they blend pixels (MixUpCutMix with its default mixup_alpha > 0)

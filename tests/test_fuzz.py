@@ -104,6 +104,10 @@ layers = pytest.mark.parametrize("cls", LAYERS, ids=IDS)
 MAP_FUNCTIONS = sorted(name for name in tfaug.data.__all__ if name != "map_fn")
 
 NUM_CLASSES = 5
+#: Arguments a layer cannot do without, passed wherever the suite builds one.
+REQUIRED = {"Corruption": {"corruption": "gaussian_noise"}}
+#: Smallest image side a layer takes (the corruptions' `tfaug.corruptions.MIN_SIDE`); others take any.
+MIN_SIDES = {"Corruption": tfaug.corruptions.MIN_SIDE, "RandomCorruption": tfaug.corruptions.MIN_SIDE}
 NO_MASKS = {"AugMix", "MixUp", "MixUpCutMix"}  # they blend pixels (MixUpCutMix with its default mixup_alpha > 0)
 DTYPES = [np.uint8, np.float32, np.float16, np.float64, np.int32]
 RANGES = [None, (0.0, 255.0), (0.0, 1.0), (-1.0, 1.0)]  # None: the default, (0, 255)
@@ -136,6 +140,7 @@ FACTORIES = {cls: getattr(tfaug.data, name) for name, cls in tfaug.layers.AUGMEN
 def map_function(cls, **kwargs):
     """`cls(**kwargs)` as a `tf.data` map function, built by its `tfaug.data` factory (`fn.layer` is the layer);
     `tfaug.data.map_fn` for a layer without one."""
+    kwargs = {**REQUIRED.get(cls.__name__, {}), **kwargs}
     fn = FACTORIES[cls](**kwargs) if cls in FACTORIES else tfaug.data.map_fn(cls(**kwargs))
     assert type(fn.layer) is cls
     return fn
@@ -261,10 +266,11 @@ def cases(draw, cls, accepted=True, value_range=ANY_RANGE, classes=NUM_CLASSES):
             masks = draw(st.sampled_from(["int32", "uint8"]))
         if not (accepted and not carries_boxes(cls)) and draw(st.booleans()):
             boxes_ = draw(st.integers(0, 2))
+    smallest = MIN_SIDES.get(cls.__name__, 1) if accepted else 1
     return Case(
         batch=batch,
-        height=draw(st.integers(1, 12)),
-        width=draw(st.integers(1, 12)),
+        height=draw(st.integers(smallest, 12)),
+        width=draw(st.integers(smallest, 12)),
         channels=draw(st.sampled_from([1, 3] if accepted else [1, 2, 3, 4])),
         dtype=draw(st.sampled_from(DTYPES)),
         value_range=draw(value_range),
@@ -294,6 +300,10 @@ def refusal(cls, case):
         reasons.append(r"mixes images of a batch")
     if case.boxes is not None and not carries_boxes(cls):
         reasons.append(rf"{name} does not support `bounding_boxes`")
+    if min(case.height, case.width) < MIN_SIDES.get(name, 1):
+        reasons.append(r"needs images of at least \d+ x \d+ pixels")
+    if case.channels not in (1, 3) and name in MIN_SIDES:
+        reasons.append(r"needs images with 1 \(gray\) or 3 \(RGB\) channels")
     if case.masks and name in NO_MASKS:
         reasons.append(r"cannot (blend|carry) `segmentation_masks`")
     return "|".join(reasons) or None
@@ -546,6 +556,11 @@ POLICY = {"fill_value": LEVEL, "interpolation": INTERPOLATION, "mask_fill_value"
 MIXING = {"probability": PROBABILITY, "pairing": choice("permute", "flip", "roll", invalid=("shuffle",))}
 FRACTIONS = st.tuples(floats(0.01, 1), floats(0.01, 1)).map(sorted).map(tuple)
 FILL_VALUE = Arg(None, (INF, NAN, HUGE, -1000.0, 1000.0, None))
+SEVERITY = Arg(
+    st.one_of(st.integers(1, 5), st.tuples(st.integers(1, 3), st.integers(3, 5))),
+    (0, 6, (4, 2), (0, 3), 2.5, NAN, None, True, [1, 2, 3]),
+    st.integers(max_value=0),
+)
 
 #: Per layer: argument -> `Arg`. `COMMON` holds BaseAugmentation's; `arguments(cls)` adds generic invalid
 #: values for the numeric arguments of a layer (or of an argument) that is not listed here.
@@ -604,6 +619,19 @@ ARGUMENTS = {
     },
     "AutoAugment": {"policy": choice("imagenet", "cifar10", "svhn", invalid=("imagenet2",)), **POLICY},
     "TrivialAugmentWide": {"num_magnitude_bins": count(2, 50, 2), **POLICY},
+    "Corruption": {
+        "corruption": choice(*tfaug.corruptions.CORRUPTIONS, invalid=("smog",)),
+        "severity": SEVERITY,
+        "table": choice("auto", *tfaug.corruptions.TABLES, invalid=("huge",)),
+    },
+    "RandomCorruption": {
+        "corruptions": Arg(
+            st.lists(st.sampled_from(list(tfaug.corruptions.CORRUPTIONS)), min_size=1, max_size=3, unique=True),
+            ([], "fog", ["smog"], ["fog", "fog"], [1]),
+        ),
+        "severity": SEVERITY,
+        "table": choice("auto", *tfaug.corruptions.TABLES, invalid=("huge",)),
+    },
     "AugMix": {
         "severity": Arg(numpy_too(floats(0.1, 10), np.float32), (INF, NAN, None), st.one_of(below(0.1), above(10))),
         "width": count(1, 4, 1),
@@ -646,7 +674,7 @@ def test_every_known_argument_is_a_parameter():
 
 def assert_refused_by_name(cls, name, value):
     try:
-        cls(**{"num_classes": NUM_CLASSES, name: value})
+        cls(**{**REQUIRED.get(cls.__name__, {}), "num_classes": NUM_CLASSES, name: value})
     except (ValueError, TypeError) as error:
         assert f"`{name}`" in str(error), f"{cls.__name__}({name}={value!r}): {error}"
     else:
@@ -675,7 +703,7 @@ def valid_arguments(draw, cls):
     """A few of `cls`'s arguments with valid values (fill values inside the drawn `value_range`)."""
     table = arguments(cls)
     names = draw(st.lists(st.sampled_from(sorted(table)), unique=True, max_size=4))
-    kwargs = {"num_classes": NUM_CLASSES, "bounding_box_format": "xyxy", "seed": 0}
+    kwargs = {**REQUIRED.get(cls.__name__, {}), "num_classes": NUM_CLASSES, "bounding_box_format": "xyxy", "seed": 0}
     for name in sorted(names, key=lambda n: n != "value_range"):  # value_range first: fill values lie in it
         valid = table[name].valid
         if valid is None:  # a fill value inside the value range

@@ -138,3 +138,11 @@ def test_bad_datasets_and_models_are_named(stripes):
     empty = tf.data.Dataset.from_tensor_slices(stripes).take(0).batch(4)
     with pytest.raises(ValueError, match="empty"):
         robustness.corruption_errors(contrast_classifier, empty, verbose=0)
+
+
+def test_a_cached_corrupted_dataset_evaluates_several_models_alike(stripes):
+    run = dict(corruptions=CORRUPTIONS, severities=(2, 5))
+    corrupted = robustness.CorruptedDataset(dataset(stripes), cache=True, **run)
+    first = corrupted.evaluate(contrast_classifier, verbose=0)
+    again = corrupted.evaluate(contrast_classifier, verbose=0)  # from the cache
+    assert first == again == robustness.corruption_errors(contrast_classifier, dataset(stripes), verbose=0, **run)
