@@ -94,7 +94,10 @@ def test_every_corruption_compiles_under_xla_to_the_eager_result(batch, name):
     images = tf.constant(batch.astype(np.float32))
     compiled = tf.function(lambda x, s: tc.apply(x, name, severity, s, "auto", (0.0, 255.0)), jit_compile=True)
     eager = tc.apply(images, name, severity, seed, "auto", (0.0, 255.0))
-    assert np.abs(compiled(images, seed).numpy() - eager.numpy()).max() <= 0.05
+    # Glass blur truncates to uint8 levels between its two blurs (as the reference does): a float difference
+    # in the last bit can move a pixel one level there.
+    tolerance = 1.0 if name == "glass_blur" else 0.05
+    assert np.abs(compiled(images, seed).numpy() - eager.numpy()).max() <= tolerance
 
 
 @pytest.mark.parametrize(
