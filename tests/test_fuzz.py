@@ -106,7 +106,8 @@ MAP_FUNCTIONS = sorted(name for name in tfaug.data.__all__ if name != "map_fn")
 NUM_CLASSES = 5
 #: Arguments a layer cannot do without, passed wherever the suite builds one.
 REQUIRED = {"Corruption": {"corruption": "gaussian_noise"}}
-#: Smallest image side a layer takes (the corruptions' `tfaug.corruptions.MIN_SIDE`); others take any.
+#: Smallest image side a layer takes (the corruptions' `tfaug.corruptions.MIN_SIDE`; they also need static image
+#: sizes); others take any.
 MIN_SIDES = {"Corruption": tfaug.corruptions.MIN_SIDE, "RandomCorruption": tfaug.corruptions.MIN_SIDE}
 NO_MASKS = {"AugMix", "MixUp", "MixUpCutMix"}  # they blend pixels (MixUpCutMix with its default mixup_alpha > 0)
 DTYPES = [np.uint8, np.float32, np.float16, np.float64, np.int32]
@@ -120,8 +121,13 @@ def needs_labels(cls):
     return cls.transforms_labels or cls.mixes_batch
 
 
+#: Layers whose default arguments refuse masks and boxes: RandomCorruption's corruptions include
+#: elastic_transform, which moves pixels.
+ELASTIC = {"RandomCorruption"}
+
+
 def carries_boxes(cls):
-    return cls.keeps_bounding_boxes or cls.moves_bounding_boxes
+    return (cls.keeps_bounding_boxes or cls.moves_bounding_boxes) and cls.__name__ not in ELASTIC
 
 
 #: Compared under `jit_compile` in the default profile too: the layers without a policy program, whose XLA
@@ -262,7 +268,7 @@ def cases(draw, cls, accepted=True, value_range=ANY_RANGE, classes=NUM_CLASSES):
     if structure == "dict":
         if not (accepted and needs_labels(cls)) and draw(st.booleans()):
             labels = None
-        if not (accepted and cls.__name__ in NO_MASKS) and draw(st.booleans()):
+        if not (accepted and cls.__name__ in NO_MASKS | ELASTIC) and draw(st.booleans()):
             masks = draw(st.sampled_from(["int32", "uint8"]))
         if not (accepted and not carries_boxes(cls)) and draw(st.booleans()):
             boxes_ = draw(st.integers(0, 2))
@@ -299,7 +305,9 @@ def refusal(cls, case):
     if cls.mixes_batch and case.batch is None:
         reasons.append(r"mixes images of a batch")
     if case.boxes is not None and not carries_boxes(cls):
-        reasons.append(rf"{name} does not support `bounding_boxes`")
+        reasons.append(rf"{name} does not support `bounding_boxes`|moves pixels but not bounding boxes")
+    if case.masks and name in ELASTIC:
+        reasons.append(r"moves pixels but not segmentation masks")
     if min(case.height, case.width) < MIN_SIDES.get(name, 1):
         reasons.append(r"needs images of at least \d+ x \d+ pixels")
     if case.channels not in (1, 3) and name in MIN_SIDES:
@@ -414,17 +422,21 @@ def assert_close(reference, other, case, mode):
 # -- execution modes ----------------------------------------------------------------------------------------
 
 
-def structure_key(inputs):
-    """Traced functions are reused for inputs of one structure, dtypes, ranks and channel count."""
+def structure_key(inputs, static=False):
+    """Traced functions are reused for inputs of one structure, dtypes, ranks and channel count (and image
+    shape, for the layers that need static image sizes)."""
     spec = tf.nest.map_structure(lambda a: (np.asarray(a).dtype.name, np.ndim(a)), parts(inputs))
-    return repr((type(inputs).__name__, spec, np.shape(parts(inputs)["images"])[-1]))
+    images = np.shape(parts(inputs)["images"])
+    return repr((type(inputs).__name__, spec, images if static else images[-1]))
 
 
 @functools.cache
-def traced(layer, key, jit_compile):
-    """`layer.augment` as a `tf.function` (relaxing shapes after the first retrace), one per input kind."""
+def traced(layer, key, jit_compile, static=False):
+    """`layer.augment` as a `tf.function` (relaxing shapes after the first retrace unless the layer needs
+    static image sizes), one per input kind."""
     del key
-    return tf.function(lambda x, seed: layer.augment(x, seed=seed), reduce_retracing=True, jit_compile=jit_compile)
+    augment = lambda x, seed: layer.augment(x, seed=seed)  # noqa: E731
+    return tf.function(augment, reduce_retracing=not static, jit_compile=jit_compile)
 
 
 def run_in_modes(cls, inputs, case):
@@ -434,13 +446,14 @@ def run_in_modes(cls, inputs, case):
     `Dataset.from_tensors(inputs).enumerate(case.index)`, whose explicit seed is `seed_for_index(case.index)`.
     By default the policy layers skip `tf.function` (`tf.data` runs their graph) and `jit_compile`."""
     fn = map_function_of(cls, case.value_range)
-    layer, seed, key = fn.layer, tf.constant(case.seed, tf.int64), structure_key(inputs)
+    static = cls.__name__ in MIN_SIDES
+    layer, seed, key = fn.layer, tf.constant(case.seed, tf.int64), structure_key(inputs, static)
     eager = layer.augment(inputs, seed=seed)
     runs = {"eager": (eager, eager)}
     if not heavy(cls):
-        runs["tf.function"] = (traced(layer, key, False)(inputs, seed), eager)
+        runs["tf.function"] = (traced(layer, key, False, static)(inputs, seed), eager)
     if cheap(cls):
-        runs["jit_compile"] = (traced(layer, key, True)(inputs, seed), eager)
+        runs["jit_compile"] = (traced(layer, key, True, static)(inputs, seed), eager)
     indexed = next(iter(tf.data.Dataset.from_tensors(inputs).enumerate(case.index).map(fn)))
     runs["tf.data"] = (indexed, layer.augment(inputs, seed=layer.seed_for_index(case.index)))
     return runs
