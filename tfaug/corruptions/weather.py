@@ -14,6 +14,7 @@ from tfaug.corruptions._filters import clipped_zoom
 from tfaug.corruptions._filters import gaussian_filter
 from tfaug.corruptions._filters import motion_blur
 from tfaug.corruptions._params import by_severity
+from tfaug.ops.selection import apply_to_selected
 
 # The reference's gray conversions: `rgb2gray` (frost, spatter) and OpenCV's RGB2GRAY (snow).
 _LUMA = (0.2989, 0.5870, 0.1140)
@@ -217,8 +218,7 @@ def spatter(images, severity, seed, table):
     round-off. Parameters: `SPATTER`. Gray images get the gray of the colours (`rgb2gray`). Where no liquid
     is left after the threshold, the reference divides by a zero maximum; here the image is unchanged.
 
-    A batch that mixes water and mud severities computes both layers for every image, and each image
-    keeps its own; a batch of one kind computes only that one.
+    Each image's layer is computed for it alone: the water rows and the mud rows run in chunks of their own.
     """
     batch = tf.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
@@ -229,21 +229,22 @@ def spatter(images, severity, seed, table):
     liquid = gaussian_filter(liquid, params[:, 2], max(row[2] for row in rows))
     threshold = params[:, 3, None, None, None]
     liquid = tf.where(liquid < threshold, 0.0, liquid)
-    is_mud = params[:, 5, None, None, None]
+    is_mud = params[:, 5] > 0.5
     strength = params[:, 4]
     mud_sigma = max(row[4] for row in rows if row[5])
-    water = tf.cond(
-        tf.reduce_any(is_mud < 0.5),
-        lambda: water_layer(liquid, strength) * (1.0 - is_mud),
-        lambda: tf.zeros_like(liquid),
-    )
-    mud = tf.cond(
-        tf.reduce_any(is_mud > 0.5),
-        lambda: mud_layer(liquid, threshold, strength, mud_sigma) * is_mud,
-        lambda: tf.zeros_like(liquid),
+    # Each image's layer only: the rows of each kind in fixed-size chunks (static shapes under XLA).
+    chunk, empty = _chunk_size(images.shape[0]), tf.zeros_like(liquid)
+    water = apply_to_selected(water_layer, ~is_mud, (liquid, strength), empty, chunk)
+    mud = apply_to_selected(
+        lambda layer, t, s: mud_layer(layer, t, s, mud_sigma), is_mud, (liquid, threshold, strength), empty, chunk
     )
     channels = images.shape[-1]
     return images * (1.0 - mud) + mud * _colour(_MUD, channels) + water * _colour(_WATER, channels)
+
+
+def _chunk_size(batch_size):
+    """Images per chunk of the water and mud loops: half a static batch, at most 8."""
+    return 4 if batch_size is None else max(1, min(8, batch_size // 2))
 
 
 def water_layer(liquid, strength):
