@@ -7,6 +7,7 @@ import pathlib
 import random
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
@@ -87,3 +88,31 @@ def test_digits_results_quick(tmp_path, monkeypatch):
     written = (tmp_path / "digits.md").read_text()
     assert report["table"] in written and "Settings:" in written
     assert json.loads((tmp_path / "digits.json").read_text())["results"]["0"]["baseline"] == results["baseline"]
+
+
+def test_robustness_table_and_arguments():
+    script = _load_script(BENCHMARKS / "robustness.py")
+    run = {"clean_error": 0.1, "mean_error": 0.3, "mce": None, "relative_mce": None}
+    better = {"clean_error": 0.05, "mean_error": 0.2, "mce": 60.0, "relative_mce": 80.0}
+    text = script.table({"all": {"none": [run, run], "aug_mix": [better, dict(better, mce=70.0)]}}, seeds=(0, 1))
+    assert "| none | 90.0 ± 0.0 | 70.0 ± 0.0 | 100.0 ± 0.0 | 100.0 ± 0.0 |" in text
+    assert "| aug_mix | 95.0 ± 0.0 | 80.0 ± 0.0 | 65.0 ± 5.0 | 80.0 ± 0.0 |" in text
+    args = script.parse_args(["--configs", "none,aug_mix_jsd", "--regimes", "few", "--seeds", "2"])
+    assert args.configs == ["none", "aug_mix_jsd"] and args.regimes == ["few"] and args.seeds == 2
+    # Only the held-out corruptions may be trained on.
+    for factories in script.CONFIGS.values():
+        for factory in factories:
+            layer = factory(0)
+            names = getattr(layer, "corruptions", ()) or (getattr(layer, "corruption", None),)
+            assert set(names) - {None} <= set(script.HELD_OUT)
+
+
+@pytest.mark.slow
+def test_robustness_quick(tmp_path):
+    """The script end to end: two configurations, one seed, two epochs, the all-labels regime."""
+    script = _load_script(BENCHMARKS / "robustness.py")
+    script.main(["--quick", "--regimes", "all", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "robustness_quick.json").read_text())
+    runs = saved["results"]["all"]
+    assert set(runs) == {"none", "aug_mix"} and runs["aug_mix"][0]["mce"] > 0
+    assert "| aug_mix |" in (tmp_path / "robustness_quick.md").read_text()
