@@ -116,7 +116,9 @@ class CorruptedDataset:
         if baseline is not None:
             _check_baseline(baseline, self.corruptions, self.severities)
         predict = _predictor(model)
-        progress = keras.utils.Progbar(1 + len(self.passes), verbose=verbose, unit_name="pass")
+        progress = keras.utils.Progbar(
+            1 + len(self.passes), verbose=verbose, unit_name="pass", stateful_metrics=["error"]
+        )
         clean_error, count = _error(predict, self.clean)
         progress.add(1)
         wrong = np.zeros(len(self.passes))
