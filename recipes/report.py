@@ -124,9 +124,10 @@ def plot_corruption_errors(result, path, title=None):
         np.arange(len(names)), [name.replace("_", " ") for name in names], rotation=45, ha="right", fontsize=8
     )
     ax.set_ylabel("top-1 error")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.15)  # room for the legend above the bars
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=3)
+    ax.legend(fontsize=7, ncol=len(severities) + 1, loc="upper center")
     summary = f"mean error {result['mean_error']:.1%}"
     if result.get("mce") is not None:
         summary += f", mCE {result['mce']:.1f}"
