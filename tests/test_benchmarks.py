@@ -25,6 +25,9 @@ class _TraceTimeDraw:
     """Scales the images by a factor drawn from Python's `random` when traced (as Keras core's AugMix
     picks its chains)."""
 
+    # Not converted by AutoGraph: its conversion cache, keyed by code objects, can hand back another function's
+    # conversion in a long test process.
+    @tf.autograph.experimental.do_not_convert
     def __call__(self, images):
         return images * random.random()
 

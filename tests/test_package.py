@@ -52,12 +52,16 @@ def test_import_as_the_command_changes_neither_log_level_nor_stderr(tmp_path):
     assert _log_sources(stderr) == _log_sources(expected_stderr)
 
 
+#: Arguments a layer cannot do without.
+REQUIRED = {"corruption": {"corruption": "gaussian_noise"}}
+
+
 def _model_with_every_layer():
     images = keras.Input((16, 16, 3), name="images")
     labels = keras.Input((4,), name="labels")
     x, y = images, labels
     for index, (name, cls) in enumerate(AUGMENTATIONS.items()):
-        layer = cls(num_classes=4, seed=index, name=name)
+        layer = cls(num_classes=4, seed=index, name=name, **REQUIRED.get(name, {}))
         if cls.transforms_labels or cls.mixes_batch:
             x, y = layer((x, y))
         else:
@@ -95,7 +99,7 @@ def test_registry_names_are_the_data_map_functions():
     functions = {name for name in tfaug.data.__all__ if name != "map_fn"}
     assert set(AUGMENTATIONS) == functions
     for name, cls in AUGMENTATIONS.items():
-        fn = getattr(tfaug.data, name)(num_classes=3, seed=0)
+        fn = getattr(tfaug.data, name)(num_classes=3, seed=0, **REQUIRED.get(name, {}))
         assert type(fn.layer) is cls, name
         assert cls.__name__ in inspect.getdoc(getattr(tfaug.data, name)), name
 

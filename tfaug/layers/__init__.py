@@ -6,13 +6,13 @@ from tfaug.layers.aug_mix import augmix_views
 from tfaug.layers.auto_augment import AutoAugment
 from tfaug.layers.base import BaseAugmentation
 from tfaug.layers.corruption import Corruption
-from tfaug.layers.corruption import RandomCorruption
 from tfaug.layers.cutmix import CutMix
 from tfaug.layers.cutout import Cutout
 from tfaug.layers.label_smoothing import LabelSmoothing
 from tfaug.layers.mixup import MixUp
 from tfaug.layers.mixup_cutmix import MixUpCutMix
 from tfaug.layers.rand_augment import RandAugment
+from tfaug.layers.random_corruption import RandomCorruption
 from tfaug.layers.random_erasing import RandomErasing
 from tfaug.layers.trivial_augment_wide import TrivialAugmentWide
 

@@ -1,63 +1,15 @@
-"""ImageNet-C corruptions as augmentation layers: one named corruption, or a random one per image."""
-
-import numbers
+"""One ImageNet-C corruption (`tfaug.corruptions`) as an augmentation layer."""
 
 import keras
 import tensorflow as tf
 
 from tfaug import corruptions
 from tfaug import random as tfr
-from tfaug.layers.base import BaseAugmentation
-from tfaug.ops.selection import apply_to_rows
-from tfaug.ops.selection import group_rows
-
-#: The corruptions that move pixels: masks and boxes would have to move with them.
-_GEOMETRIC = ("elastic_transform",)
-#: Most images per chunk when `RandomCorruption` runs each corruption on the images that chose it.
-_MAX_CHUNK = 8
-
-
-class _CorruptionLayer(BaseAugmentation):
-    """Shared by the two layers: severity sampling and the checks (see `Corruption`)."""
-
-    uses_value_range = True
-
-    def __init__(self, severity=(1, 5), table="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.severity = _check_severity(severity)
-        self.table = corruptions.check_table(table)
-
-    def _draw_severity(self, seed, batch_size):
-        low, high = self.severity
-        n = 1 if self.batchwise else batch_size
-        return tf.broadcast_to(tfr.randint(seed, [n], low, high + 1), [batch_size])
-
-    def _check(self, images):
-        corruptions.check_images(images, self._name_for_errors)
-
-    def _refuse_geometry(self, what):
-        moving = [name for name in self._corruptions() if name in _GEOMETRIC]
-        if moving:
-            raise ValueError(
-                f"{self._name_for_errors}: {moving[0]} moves pixels but not {what}; pass images and labels only, "
-                "or leave it out of the corruptions."
-            )
-
-    def transform_segmentation_masks(self, masks, transformation):
-        self._refuse_geometry("segmentation masks")
-        return masks
-
-    def _check_boxes_supported(self):
-        self._refuse_geometry("bounding boxes")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(severity=self.severity, table=self.table)
-        return config
+from tfaug.layers._corrupting import CorruptionLayer
 
 
 @keras.saving.register_keras_serializable(package="tfaug")
-class Corruption(_CorruptionLayer):
+class Corruption(CorruptionLayer):
     """Applies one ImageNet-C corruption (`tfaug.corruptions`) to every image, at a given or random severity.
 
     Per image (one severity per batch with `batchwise=True`; the corruption's own noise is always per
@@ -102,101 +54,3 @@ class Corruption(_CorruptionLayer):
         config = super().get_config()
         config.update(corruption=self.corruption)
         return config
-
-
-@keras.saving.register_keras_serializable(package="tfaug")
-class RandomCorruption(_CorruptionLayer):
-    """Applies a corruption drawn per image from `corruptions`, at a given or random severity.
-
-    Each corruption runs only on the images that drew it (in fixed-size chunks, so the cost follows the
-    draw and the graph compiles under XLA), not on the whole batch.
-
-    Warning: training on the corruptions a robustness benchmark evaluates invalidates the benchmark (the
-    model has seen the test shift). The default, every corruption, is for data augmentation in general; to
-    claim robustness on `tfaug.corruptions.COMMON`, train with `corruptions=tfaug.corruptions.HELD_OUT`
-    (or none) and evaluate on `COMMON`, as AugMix's authors do with their own augmentations.
-
-    Args:
-        corruptions: names in `tfaug.corruptions.CORRUPTIONS`, drawn uniformly; default all nineteen.
-        severity: an int in 1..5, or an inclusive `(low, high)` range of them. Default `(1, 5)`.
-        table: `"auto"` (parameters by image size) or one of `tfaug.corruptions.TABLES`.
-        value_range, batchwise, seed: see `BaseAugmentation` (`batchwise`: one corruption and severity for
-            the whole batch).
-
-    Inputs: as for `Corruption`.
-
-    Example:
-        >>> RandomCorruption(tfaug.corruptions.HELD_OUT, severity=(1, 3), seed=0)(images)
-    """
-
-    def __init__(self, corruptions=None, severity=(1, 5), table="auto", **kwargs):
-        super().__init__(severity=severity, table=table, **kwargs)
-        self.corruptions = _check_corruptions(corruptions)
-
-    def _corruptions(self):
-        return self.corruptions
-
-    def get_random_transformation(self, data, seed):
-        choice_seed, severity_seed, noise_seed = tf.unstack(tfr.split_seed(seed, 3))
-        batch_size = tf.shape(data["images"])[0]
-        n = 1 if self.batchwise else batch_size
-        choice = tfr.randint(choice_seed, [n], 0, len(self.corruptions))
-        return {
-            "corruption": tf.broadcast_to(choice, [batch_size]),
-            "severity": self._draw_severity(severity_seed, batch_size),
-            "seed": noise_seed,
-        }
-
-    def transform_images(self, images, transformation):
-        self._check(images)
-        choice, severity, seed = transformation["corruption"], transformation["severity"], transformation["seed"]
-        order, starts, counts = group_rows(choice, len(self.corruptions))
-        chunk = _chunk_size(images.shape[0], len(self.corruptions))
-        out = images
-        for k, name in enumerate(self.corruptions):
-
-            def corrupt_rows(rows, chunk_images, chunk_severity, name=name, k=k):
-                # A seed per corruption and chunk (its first row): chunks draw independently.
-                chunk_seed = tfr.fold_in(tfr.fold_in(seed, k), rows[0])
-                return corruptions.apply(chunk_images, name, chunk_severity, chunk_seed, self.table, self.value_range)
-
-            out = apply_to_rows(corrupt_rows, order, starts[k], counts[k], (out, severity), out, chunk, whole=())
-        return out
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(corruptions=list(self.corruptions))
-        return config
-
-
-def _chunk_size(batch_size, num_corruptions):
-    """Images per chunk: about the expected number that draw one corruption, at most `_MAX_CHUNK`."""
-    if batch_size is None:
-        return 2
-    return max(1, min(_MAX_CHUNK, batch_size // num_corruptions))
-
-
-def _check_severity(severity):
-    """An int in 1..5 or an inclusive `(low, high)` pair of them -> the pair."""
-    pair = (severity, severity) if isinstance(severity, numbers.Integral) else severity
-    ok = isinstance(pair, (tuple, list)) and len(pair) == 2
-    ok = ok and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and 1 <= s <= 5 for s in pair)
-    if not ok or pair[0] > pair[1]:
-        raise ValueError(
-            f"`severity` must be an int in 1..5 or a (low, high) pair of them with low <= high, got {severity!r}."
-        )
-    return (int(pair[0]), int(pair[1]))
-
-
-def _check_corruptions(names):
-    if names is None:
-        return tuple(corruptions.CORRUPTIONS)
-    if isinstance(names, str) or not isinstance(names, (tuple, list)) or not names:
-        raise ValueError(
-            f"`corruptions` must be a non-empty list of names in {list(corruptions.CORRUPTIONS)}, got {names!r}."
-        )
-    for name in names:
-        corruptions.check_corruption(name, "corruptions")
-    if len(set(names)) != len(names):
-        raise ValueError(f"`corruptions` must not repeat a name, got {list(names)}.")
-    return tuple(names)
