@@ -95,6 +95,8 @@ CONFIGS = {
 }
 #: Combinations tried in the search for a robust recipe (same protocol).
 COMBINATIONS = {
+    "aug_mix_severity1": [_tfaug(tfaug.AugMix, severity=1)],
+    "aug_mix_severity2": [_tfaug(tfaug.AugMix, severity=2)],
     "held_out_corruption": [_tfaug(tfaug.RandomCorruption, corruptions=list(HELD_OUT))],
     "aug_mix_jsd+held_out_corruption": [
         _tfaug(tfaug.RandomCorruption, corruptions=list(HELD_OUT)),

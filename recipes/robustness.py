@@ -74,10 +74,13 @@ def corruption_errors(
         ValueError: for a dataset without labels, images the corruptions cannot take, an unknown
             corruption, a severity outside 1..5 or a baseline that does not cover them.
     """
+    predict = _predictor(model)  # the model and baseline are checked before the pipeline is built
+    if baseline is not None:
+        _check_baseline(baseline, _check_names(corruptions), _check_severities(severities))
     corrupted = CorruptedDataset(
         dataset, corruptions=corruptions, severities=severities, value_range=value_range, table=table, seed=seed
     )
-    return corrupted.evaluate(model, baseline=baseline, verbose=verbose)
+    return corrupted.evaluate(predict, baseline=baseline, verbose=verbose)
 
 
 class CorruptedDataset:

@@ -53,6 +53,7 @@ def _recording(recipe, name, calls):
     return run
 
 
+@pytest.mark.slow
 def test_digits_results_quick(tmp_path, monkeypatch):
     from recipes import train as recipe_train
 

@@ -42,6 +42,16 @@ LAYERS = sorted(
 )
 IDS = [cls.__name__ for cls in LAYERS]
 layers = pytest.mark.parametrize("cls", LAYERS, ids=IDS)
+#: Layers whose every-mode checks run in the slow profile only: AutoAugment and TrivialAugmentWide run the
+#: program engine RandAugment runs in the default profile (each mode compiles a program: seconds each).
+SAME_ENGINE = {"AutoAugment", "TrivialAugmentWide"}
+every_mode_layers = pytest.mark.parametrize(
+    "cls",
+    [
+        pytest.param(cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ in SAME_ENGINE else [])
+        for cls in LAYERS
+    ],
+)
 MIXING = [cls for cls in LAYERS if cls.mixes_batch]
 
 
@@ -271,7 +281,7 @@ def test_structures_round_trip(cls, batch):
             assert_same(out_labels, labels)
 
 
-@layers
+@every_mode_layers
 def test_empty_and_single_image_batches_in_every_mode(cls, batch):
     images, labels, _ = batch
     layer = make(cls)
@@ -335,7 +345,7 @@ def assert_close(a, b, atol):
         np.testing.assert_allclose(x, y, rtol=0, atol=atol)
 
 
-@layers
+@every_mode_layers
 def test_same_draws_eagerly_in_graphs_in_tf_data_and_under_xla(cls, batch):
     # One compiled function holds every compiled use: one XLA compilation per layer.
     layer, model = make(cls), build_model(cls, make(cls, seed=1))
@@ -367,7 +377,7 @@ def test_same_draws_eagerly_in_graphs_in_tf_data_and_under_xla(cls, batch):
 # -- tf.data -------------------------------------------------------------------------------------------
 
 
-@layers
+@every_mode_layers
 def test_tf_data_map_after_batch_reproducible_with_enumerate(cls, batch):
     images, labels, masks = batch
     images, labels, masks = (np.concatenate([a, a[::-1]]) for a in (images, labels, masks))

@@ -105,7 +105,11 @@ MAP_FUNCTIONS = sorted(name for name in tfaug.data.__all__ if name != "map_fn")
 
 NUM_CLASSES = 5
 #: Arguments a layer cannot do without, passed wherever the suite builds one.
-REQUIRED = {"Corruption": {"corruption": "gaussian_noise"}}
+REQUIRED = {
+    "Corruption": {"corruption": "gaussian_noise"},
+    # Two corruptions, elastic_transform among them (masks and boxes refused), not all nineteen to trace.
+    "RandomCorruption": {"corruptions": ["gaussian_noise", "elastic_transform"]},
+}
 #: Smallest image side a layer takes (the corruptions' `tfaug.corruptions.MIN_SIDE`; they also need static image
 #: sizes); others take any.
 MIN_SIDES = {"Corruption": tfaug.corruptions.MIN_SIDE, "RandomCorruption": tfaug.corruptions.MIN_SIDE}
@@ -121,7 +125,7 @@ def needs_labels(cls):
     return cls.transforms_labels or cls.mixes_batch
 
 
-#: Layers whose default arguments refuse masks and boxes: RandomCorruption's corruptions include
+#: Layers whose arguments here refuse masks and boxes: RandomCorruption's corruptions include
 #: elastic_transform, which moves pixels.
 ELASTIC = {"RandomCorruption"}
 

@@ -68,6 +68,7 @@ def test_same_seed_same_output_other_seed_other_output(batch):
     assert np.array_equal(first, tc.corrupt(batch, "shot_noise", 3, seed=seed))
 
 
+@pytest.mark.slow
 def test_every_corruption_runs_in_tf_data(batch):
     """All nineteen as branches of one graph in a `tf.data` map, equal to the eager results."""
     severity = tf.constant([2, 4])
@@ -75,8 +76,7 @@ def test_every_corruption_runs_in_tf_data(batch):
 
     def corrupt(k):
         branches = [
-            lambda name=name: tc.apply(tf.constant(batch), name, severity, seed, "auto", (0.0, 255.0))
-            for name in NAMES
+            lambda name=name: tc.apply(tf.constant(batch), name, severity, seed, "auto", (0.0, 255.0)) for name in NAMES
         ]
         return tf.switch_case(k, branches)
 
