@@ -187,12 +187,17 @@ def _predictions(predict, dataset):
 def _error(predict, dataset):
     """Top-1 error over the clean `dataset` and its number of images, one batch at a time."""
     wrong = total = 0
-    for _, predicted, truth in _predictions(predict, dataset.map(lambda images, labels: (0, images, labels))):
+    for _, predicted, truth in _predictions(predict, dataset.map(_first_pass)):
         wrong += int(np.sum(predicted != truth))
         total += len(truth)
     if total == 0:
         raise ValueError("`dataset` is empty: nothing to evaluate.")
     return wrong / total, total
+
+
+@tf.autograph.experimental.do_not_convert
+def _first_pass(images, labels):
+    return 0, images, labels
 
 
 def _all_passes(dataset, corruptions, passes, seed, table, value_range):
@@ -201,6 +206,8 @@ def _all_passes(dataset, corruptions, passes, seed, table, value_range):
     ks, severities = zip(*passes)
     pass_ds = tf.data.Dataset.from_tensor_slices((list(range(len(passes))), list(ks), list(severities)))
 
+    # Plain TensorFlow (no Python control flow on tensors): AutoGraph would only warn about the lambdas.
+    @tf.autograph.experimental.do_not_convert
     def corrupt(index, k, severity, batch_index, images, labels):
         batch_seed = tfr.fold_in(tfr.fold_in([seed, 0], index), batch_index)
         severities = tf.fill(tf.shape(images)[:1], severity)
@@ -209,16 +216,21 @@ def _all_passes(dataset, corruptions, passes, seed, table, value_range):
         ]
         return index, tf.switch_case(k, branches), labels
 
+    @tf.autograph.experimental.do_not_convert
     def batches(index, k, severity):
-        return dataset.enumerate().map(lambda i, element: (index, k, severity, i, *element))
+        return dataset.enumerate().map(
+            tf.autograph.experimental.do_not_convert(lambda i, element: (index, k, severity, i, *element))
+        )
 
     return pass_ds.flat_map(batches).map(corrupt, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _predictor(model):
     if isinstance(model, keras.Model):
-        call = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
-        return call
+        return tf.function(
+            tf.autograph.experimental.do_not_convert(lambda images: model(images, training=False)),
+            reduce_retracing=True,
+        )
     if callable(model):
         return model
     raise ValueError(f"`model` must be a Keras model or a function from images to scores, got {model!r}.")
