@@ -9,9 +9,9 @@ states; every one runs on a whole batch in the graph, with per-image severities 
 seed, eagerly, in `tf.function`, in `tf.data` and under `jit_compile`.
 
 Image size: at least `MIN_SIDE` (8) pixels per side (the reference package asks for 32), and static
-height and width (resize first in a pipeline). ImageNet-C's parameters are for 224-pixel images; smaller images get the kernels and
-amplitudes of the paper's small-image variants (`table="auto"`): CIFAR-10-C's up to 48 pixels,
-Tiny-ImageNet-C's up to 128, ImageNet-C's above (`tfaug.corruptions.table_for`).
+height and width (resize first in a pipeline). ImageNet-C's parameters are for 224-pixel images;
+smaller images get the kernels and amplitudes of the paper's small-image variants (`table="auto"`):
+CIFAR-10-C's up to 48 pixels, Tiny-ImageNet-C's up to 128, ImageNet-C's above (`table_for`).
 
 Measuring robustness: evaluate on `COMMON` and never train on those corruptions (the held-out four are
 for choosing hyper-parameters); `recipes.robustness` computes corruption errors and mCE.
