@@ -45,13 +45,17 @@ layers = pytest.mark.parametrize("cls", LAYERS, ids=IDS)
 #: Layers whose every-mode checks run in the slow profile only: AutoAugment and TrivialAugmentWide run the
 #: program engine RandAugment runs in the default profile (each mode compiles a program: seconds each).
 SAME_ENGINE = {"AutoAugment", "TrivialAugmentWide"}
-every_mode_layers = pytest.mark.parametrize(
-    "cls",
-    [
-        pytest.param(cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ in SAME_ENGINE else [])
-        for cls in LAYERS
-    ],
-)
+
+
+def layers_slow_for(names):
+    """`@layers`, the layers in `names` marked slow."""
+    marked = [
+        pytest.param(cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ in names else []) for cls in LAYERS
+    ]
+    return pytest.mark.parametrize("cls", marked)
+
+
+every_mode_layers = layers_slow_for(SAME_ENGINE)
 MIXING = [cls for cls in LAYERS if cls.mixes_batch]
 
 
@@ -281,7 +285,13 @@ def test_structures_round_trip(cls, batch):
             assert_same(out_labels, labels)
 
 
-@every_mode_layers
+@pytest.mark.parametrize(
+    "cls",
+    [
+        pytest.param(cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ in SAME_ENGINE | {"AugMix"} else [])
+        for cls in LAYERS
+    ],
+)
 def test_empty_and_single_image_batches_in_every_mode(cls, batch):
     images, labels, _ = batch
     layer = make(cls)

@@ -14,7 +14,14 @@ from tfaug.policies import engine
 SEED = tf.constant([5, 6], tf.int64)
 
 
-@pytest.mark.parametrize("interpolation, all_ops", [("nearest", False), ("nearest", True), ("bilinear", False)])
+@pytest.mark.parametrize(
+    "interpolation, all_ops",
+    [
+        ("nearest", False),
+        pytest.param("nearest", True, marks=pytest.mark.slow),
+        pytest.param("bilinear", False, marks=pytest.mark.slow),
+    ],
+)
 def test_output_is_the_documented_convex_mix(small_photos, interpolation, all_ops):
     images = tf.constant(small_photos.astype(np.float32))
     layer = AugMix(seed=0, interpolation=interpolation, all_ops=all_ops)
@@ -128,6 +135,7 @@ def test_bad_arguments_raise(kwargs, match):
         AugMix(**kwargs)
 
 
+@pytest.mark.slow
 def test_gray_then_rgb_then_gray_in_one_process():
     # The compiled kernels are keyed on the channel count: a gray batch first must not break an RGB one.
     for channels in (1, 3, 1, 4):

@@ -84,6 +84,7 @@ def test_values_outside_the_given_range_fail_in_graphs_and_tf_data(name):
             run(pixels)
 
 
+@pytest.mark.slow
 def test_dark_uint8_and_empty_batches_pass_the_default_range_check():
     layer = tfaug.RandAugment(seed=0)
     run, in_tf_data = _graph_and_tf_data(layer)
