@@ -76,7 +76,7 @@ def corruption_errors(
     """
     predict = _predictor(model)  # the model and baseline are checked before the pipeline is built
     if baseline is not None:
-        _check_baseline(baseline, _check_names(corruptions), _check_severities(severities))
+        _check_baseline(baseline, tc.check_corruptions(corruptions), _check_severities(severities))
     corrupted = CorruptedDataset(
         dataset, corruptions=corruptions, severities=severities, value_range=value_range, table=table, seed=seed
     )
@@ -102,7 +102,7 @@ class CorruptedDataset:
         seed=0,
         cache=False,
     ):
-        self.corruptions = _check_names(corruptions)
+        self.corruptions = tc.check_corruptions(corruptions)
         self.severities = _check_severities(severities)
         self.table = tc.check_table(table)
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
@@ -255,12 +255,6 @@ def _images_and_labels(dataset):
         raise ValueError(f"`dataset` images must be [height, width, channels] or batched, got {images_spec.shape}.")
     tc.check_images(tf.zeros([1, *dataset.element_spec[0].shape[1:]], tf.uint8), "corruption_errors")
     return dataset
-
-
-def _check_names(names):
-    if isinstance(names, str) or not names:
-        raise ValueError(f"`corruptions` must be a non-empty list of corruption names, got {names!r}.")
-    return tuple(tc.check_corruption(name, "corruptions") for name in names)
 
 
 def _check_severities(severities):

@@ -108,6 +108,7 @@ def test_progress_bar(stripes, capsys):
     [
         (dict(corruptions=("smoke",)), r"`corruptions` must be one of"),
         (dict(corruptions="contrast"), r"`corruptions` must be a non-empty list"),
+        (dict(corruptions=("fog", "fog")), r"`corruptions` must not repeat a name"),
         (dict(severities=(0, 3)), r"`severities` must be ints in 1..5"),
         (dict(severities=(6,)), r"`severities` must be ints in 1..5"),
         (dict(table="huge"), r"`table` must be one of"),

@@ -71,6 +71,17 @@ def check_corruption(name, argument="corruption"):
     return name
 
 
+def check_corruptions(names, argument="corruptions"):
+    """`names` as a tuple if it is a non-empty list or tuple of distinct corruption names, else a `ValueError`."""
+    if isinstance(names, str) or not isinstance(names, (tuple, list)) or not names:
+        raise ValueError(f"`{argument}` must be a non-empty list of names in {list(CORRUPTIONS)}, got {names!r}.")
+    for name in names:
+        check_corruption(name, argument)
+    if len(set(names)) != len(names):
+        raise ValueError(f"`{argument}` must not repeat a name, got {list(names)}.")
+    return tuple(names)
+
+
 def check_images(images, owner="corrupt"):
     """`images` as a float tensor `[B, H, W, C]` (or `[H, W, C]`), checked for what every corruption needs."""
     images = tf.convert_to_tensor(images)
@@ -183,6 +194,7 @@ __all__ = [
     "TABLES",
     "apply",
     "check_corruption",
+    "check_corruptions",
     "corrupt",
     "table_for",
 ]

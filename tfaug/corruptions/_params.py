@@ -29,3 +29,9 @@ def by_severity(rows, severity):
     """The parameters of each image: `rows` is a 5-row table (one row, or number, per severity),
     `severity` an int32 `[B]` tensor in 1..5. Returns a float32 `[B, ...]` tensor."""
     return tf.gather(tf.constant(rows, tf.float32), severity - 1)
+
+
+def per_image(rows, severity):
+    """`by_severity` for a table of one number per severity, shaped `[B, 1, 1, 1]` to broadcast over each
+    image's pixels."""
+    return by_severity(rows, severity)[:, None, None, None]

@@ -10,6 +10,7 @@ from tfaug import random as tfr
 from tfaug.corruptions._filters import _correlate1d
 from tfaug.corruptions._filters import gaussian_weights
 from tfaug.corruptions._params import by_severity
+from tfaug.corruptions._params import per_image
 
 #: Contrast: the factor each image's deviations from its channel means are scaled by, per severity.
 CONTRAST_FACTORS = {
@@ -47,7 +48,7 @@ def contrast(images, severity, seed, table):
     Tiny-ImageNet-C scripts). No departures.
     """
     del seed
-    factor = by_severity(CONTRAST_FACTORS[table], severity)[:, None, None, None]
+    factor = per_image(CONTRAST_FACTORS[table], severity)
     means = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
     return (images - means) * factor + means
 

@@ -8,7 +8,7 @@ each channel of the gray image converted to RGB).
 import tensorflow as tf
 
 from tfaug import random as tfr
-from tfaug.corruptions._params import by_severity
+from tfaug.corruptions._params import per_image
 
 #: Gaussian noise: the standard deviation, per severity.
 GAUSSIAN_STDDEVS = {
@@ -36,18 +36,13 @@ SPECKLE_STDDEVS = {
 }
 
 
-def _per_image(rows, severity):
-    """The parameter of each image, shaped `[B, 1, 1, 1]` to broadcast over its pixels."""
-    return by_severity(rows, severity)[:, None, None, None]
-
-
 def gaussian_noise(images, severity, seed, table):
     """Adds zero-mean Gaussian noise to every value: `x + N(0, c^2)`, `c` per severity.
 
     The standard deviations are `GAUSSIAN_STDDEVS`: ImageNet-C's from `imagecorruptions`, the small-image
     ones from the CIFAR-10-C and Tiny-ImageNet-C scripts. As the reference, up to its random stream.
     """
-    stddev = _per_image(GAUSSIAN_STDDEVS[table], severity)
+    stddev = per_image(GAUSSIAN_STDDEVS[table], severity)
     return images + stddev * tfr.normal(seed, tf.shape(images))
 
 
@@ -59,7 +54,7 @@ def shot_noise(images, severity, seed, table):
     Tiny-ImageNet-C scripts). As the reference, up to its random stream: the counts are exact Poisson
     draws (`tfaug.random.poisson`).
     """
-    photons = _per_image(SHOT_PHOTONS[table], severity)
+    photons = per_image(SHOT_PHOTONS[table], severity)
     return tfr.poisson(seed, tf.shape(images), images * photons) / photons
 
 
@@ -72,7 +67,7 @@ def impulse_noise(images, severity, seed, table):
     Tiny-ImageNet-C scripts). One uniform per value decides both: below `amount / 2` it is salt, from there
     to `amount` pepper, the same joint distribution as scikit-image's two Bernoulli draws.
     """
-    amount = _per_image(IMPULSE_AMOUNTS[table], severity)
+    amount = per_image(IMPULSE_AMOUNTS[table], severity)
     u = tfr.uniform(seed, tf.shape(images))
     return tf.where(u < amount / 2.0, 1.0, tf.where(u < amount, 0.0, images))
 
@@ -83,5 +78,5 @@ def speckle_noise(images, severity, seed, table):
     The standard deviations are `SPECKLE_STDDEVS` (ImageNet-C's from `imagecorruptions`, the small-image
     ones from the CIFAR-10-C and Tiny-ImageNet-C scripts). As the reference, up to its random stream.
     """
-    stddev = _per_image(SPECKLE_STDDEVS[table], severity)
+    stddev = per_image(SPECKLE_STDDEVS[table], severity)
     return images + images * stddev * tfr.normal(seed, tf.shape(images))

@@ -14,6 +14,7 @@ from tfaug.corruptions._filters import clipped_zoom
 from tfaug.corruptions._filters import gaussian_filter
 from tfaug.corruptions._filters import motion_blur
 from tfaug.corruptions._params import by_severity
+from tfaug.corruptions._params import per_image
 from tfaug.ops.selection import apply_to_selected
 
 # The reference's gray conversions: `rgb2gray` (frost, spatter) and OpenCV's RGB2GRAY (snow).
@@ -121,7 +122,7 @@ def brightness(images, severity, seed, table):
     reference without its float round-off. Parameters: `BRIGHTNESS`. No randomness (`seed` is unused).
     """
     del seed
-    c = by_severity(BRIGHTNESS[table], severity)[:, None, None, None]
+    c = per_image(BRIGHTNESS[table], severity)
     if images.shape[-1] == 1:
         return images + c
     value = tf.reduce_max(images, axis=-1, keepdims=True)

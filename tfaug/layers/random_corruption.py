@@ -86,14 +86,4 @@ def _chunk_size(batch_size, num_corruptions):
 
 
 def _check_corruptions(names):
-    if names is None:
-        return tuple(corruptions.CORRUPTIONS)
-    if isinstance(names, str) or not isinstance(names, (tuple, list)) or not names:
-        raise ValueError(
-            f"`corruptions` must be a non-empty list of names in {list(corruptions.CORRUPTIONS)}, got {names!r}."
-        )
-    for name in names:
-        corruptions.check_corruption(name, "corruptions")
-    if len(set(names)) != len(names):
-        raise ValueError(f"`corruptions` must not repeat a name, got {list(names)}.")
-    return tuple(names)
+    return tuple(corruptions.CORRUPTIONS) if names is None else corruptions.check_corruptions(names)
