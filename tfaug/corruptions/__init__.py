@@ -32,6 +32,7 @@ from tfaug.corruptions._params import MIN_SIDE
 from tfaug.corruptions._params import SEVERITIES
 from tfaug.corruptions._params import TABLES
 from tfaug.corruptions._params import table_for
+from tfaug.ops.dtypes import compute_dtype
 from tfaug.ops.dtypes import from_float
 from tfaug.random import make_seed
 
@@ -159,11 +160,7 @@ def apply(images, corruption, severity, seed, table, value_range):
     unit = (tf.cast(images, tf.float32) - low) / (high - low)
     out = CORRUPTIONS[corruption](tf.clip_by_value(unit, 0.0, 1.0), severity, seed, table)
     out = tf.clip_by_value(out, 0.0, 1.0) * (high - low) + low
-    return from_float(tf.cast(out, _compute_dtype(images.dtype)), images.dtype)
-
-
-def _compute_dtype(dtype):
-    return tf.float64 if dtype == tf.float64 else tf.float32
+    return from_float(tf.cast(out, compute_dtype(images.dtype)), images.dtype)
 
 
 def _severities(severity, images):
