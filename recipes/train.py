@@ -47,6 +47,8 @@ import tensorflow as tf
 from recipes import data as recipe_data
 from recipes import report
 from recipes.distillation import Distiller
+from recipes.models import small_cnn
+from recipes.models import wide_cnn
 
 #: The files `train` writes (and replaces) in its output folder.
 OUTPUT_FILES = ("metrics.json", "model.keras", "curves.png", "confusion_matrix.png", "cam.png")
@@ -135,39 +137,6 @@ def _arrays(dataset, split):
     if not images:
         raise ValueError(f"the {split!r} split of the dataset is empty.")
     return np.stack(images), None if labels[0] is None else np.asarray(labels, np.int64)
-
-
-# -- models -------------------------------------------------------------------------------------------------
-
-
-def small_cnn(input_shape, num_classes, width=16, name="small_cnn"):
-    """3 conv stages (`width`, 2x, 4x filters; BatchNorm, ReLU, max-pooling between), GAP, dropout, logits.
-
-    Inputs are images in [0, 255] (any dtype); outputs are logits. 24k parameters at width 16.
-    """
-    return _cnn(input_shape, num_classes, (width, 2 * width, 4 * width), 1, 0.2, name)
-
-
-def wide_cnn(input_shape, num_classes, width=16, name="wide_cnn"):
-    """The distillation teacher: two convs a stage and twice the filters of `small_cnn`."""
-    return _cnn(input_shape, num_classes, (2 * width, 4 * width, 8 * width), 2, 0.3, name)
-
-
-def _cnn(input_shape, num_classes, widths, convs_per_stage, dropout, name):
-    inputs = keras.Input(input_shape)
-    x = keras.layers.Rescaling(1 / 255)(inputs)
-    for stage, filters in enumerate(widths):
-        if stage:
-            x = keras.layers.MaxPooling2D()(x)
-        for _ in range(convs_per_stage):
-            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-            # momentum 0.9: short runs have too few steps for the default 0.99 moving averages.
-            x = keras.layers.BatchNormalization(momentum=0.9)(x)
-            x = keras.layers.ReLU()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name=name)
 
 
 # -- augmentation ---------------------------------------------------------------------------------------
