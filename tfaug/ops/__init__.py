@@ -47,6 +47,11 @@ from tfaug.ops.point import invert
 from tfaug.ops.point import posterize
 from tfaug.ops.point import solarize
 from tfaug.ops.point import solarize_add
+from tfaug.ops.style import adain
+from tfaug.ops.style import adain_from_moments
+from tfaug.ops.style import feature_moments
+from tfaug.ops.style import gram_matrix
+from tfaug.ops.style import style_loss
 
 __all__ = [
     "blend",
@@ -92,4 +97,9 @@ __all__ = [
     "solarize_add",
     "auto_contrast",
     "equalize",
+    "adain",
+    "adain_from_moments",
+    "feature_moments",
+    "gram_matrix",
+    "style_loss",
 ]
