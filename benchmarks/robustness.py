@@ -197,7 +197,7 @@ def run(configs, regimes, seeds, quick, models=None, epochs_factor=1.0):
     return results
 
 
-def _stat(values, scale=100.0, digits=1):
+def stat(values, scale=100.0, digits=1):
     values = scale * np.asarray(values, float)
     return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
@@ -214,8 +214,8 @@ def table(results, seeds):
             mce = [r.get("mce", 100.0) or 100.0 for r in runs]
             rel = [r.get("relative_mce", 100.0) or 100.0 for r in runs]
             lines.append(
-                f"| {config} | {_stat([1 - r['clean_error'] for r in runs])} | "
-                f"{_stat([1 - r['mean_error'] for r in runs])} | {_stat(mce, 1.0)} | {_stat(rel, 1.0)} |"
+                f"| {config} | {stat([1 - r['clean_error'] for r in runs])} | "
+                f"{stat([1 - r['mean_error'] for r in runs])} | {stat(mce, 1.0)} | {stat(rel, 1.0)} |"
             )
     return "\n".join(lines)
 

@@ -120,3 +120,26 @@ def test_robustness_quick(tmp_path):
     runs = saved["results"]["all"]
     assert set(runs) == {"none", "aug_mix"} and runs["aug_mix"][0]["mce"] > 0
     assert "| aug_mix |" in (tmp_path / "robustness_quick.md").read_text()
+
+
+def test_shifted_digit_domains():
+    """The test domains: inversion exact, colours legible, photo blends from photos no training recipe sees."""
+    shifted_digits = _load_script(BENCHMARKS / "shifted_digits.py")
+    assert not set(shifted_digits.TEST_PHOTOS) & set(shifted_digits.STYLE_PHOTOS)
+    rng = np.random.default_rng(0)
+    x = np.zeros([6, 32, 32, 3], np.float32)
+    x[:, 8:24, 12:20] = 255.0  # a bar of ink on a black ground
+    domains = shifted_digits.shifted(x, seed=0)
+    assert set(domains) == set(shifted_digits.DOMAINS)
+    np.testing.assert_array_equal(domains["inverted"], 255.0 - x)
+    coloured = domains["coloured"]
+    gray = coloured @ np.array([0.299, 0.587, 0.114], np.float32)
+    assert np.all(np.abs(gray[:, 16, 16] - gray[:, 0, 0]) >= shifted_digits.MIN_CONTRAST - 1e-3)
+    assert np.all(np.ptp(coloured[:, :8].reshape(6, -1, 3), axis=1) == 0)  # a flat ground
+    blend = domains["photo_blend"]
+    replay = np.random.default_rng(0)
+    shifted_digits._colour_pairs(6, replay)  # the draws `shifted` makes before the patches
+    patches = shifted_digits.patches(shifted_digits.TEST_PHOTOS, 6, 32, replay)
+    np.testing.assert_allclose(blend[:, :8], patches[:, :8])  # |patch - 0| on the ground
+    np.testing.assert_allclose(blend[:, 8:24, 12:20], 255.0 - patches[:, 8:24, 12:20])
+    assert shifted_digits.patches(shifted_digits.STYLE_PHOTOS, 4, 16, rng).shape == (4, 16, 16, 3)
