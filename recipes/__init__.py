@@ -6,6 +6,8 @@ from recipes.data import unreadable_images  # noqa: F401
 from recipes.distillation import Distiller  # noqa: F401
 from recipes.layers import StochasticDepth  # noqa: F401
 from recipes.losses import DistillationKL  # noqa: F401
+from recipes.manifold_mixup import ManifoldMixup  # noqa: F401
+from recipes.manifold_mixup import Mixing  # noqa: F401
 from recipes.noisy_student import PseudoLabels  # noqa: F401
 from recipes.noisy_student import RoundRecord  # noqa: F401
 from recipes.noisy_student import pseudo_label  # noqa: F401
