@@ -47,6 +47,7 @@ from tfaug.ops.point import invert
 from tfaug.ops.point import posterize
 from tfaug.ops.point import solarize
 from tfaug.ops.point import solarize_add
+from tfaug.ops.saliency import spectral_residual
 from tfaug.ops.style import adain
 from tfaug.ops.style import adain_from_moments
 from tfaug.ops.style import feature_moments
@@ -95,6 +96,7 @@ __all__ = [
     "sharpness",
     "solarize",
     "solarize_add",
+    "spectral_residual",
     "auto_contrast",
     "equalize",
     "adain",
