@@ -12,6 +12,9 @@ from recipes.noisy_student import PseudoLabels  # noqa: F401
 from recipes.noisy_student import RoundRecord  # noqa: F401
 from recipes.noisy_student import pseudo_label  # noqa: F401
 from recipes.noisy_student import run_noisy_student  # noqa: F401
+from recipes.puzzle_mix import PuzzleMix  # noqa: F401
+from recipes.puzzle_mix import StepTimes  # noqa: F401
+from recipes.puzzle_mix import step_overhead  # noqa: F401
 from recipes.robustness import CorruptedDataset  # noqa: F401
 from recipes.robustness import corruption_errors  # noqa: F401
 from recipes.transfer import TransferClassifier  # noqa: F401

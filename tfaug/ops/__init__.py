@@ -33,6 +33,10 @@ from tfaug.ops.geometry import translate_x
 from tfaug.ops.geometry import translate_x_matrix
 from tfaug.ops.geometry import translate_y
 from tfaug.ops.geometry import translate_y_matrix
+from tfaug.ops.graph_cut import grid_binary_cut
+from tfaug.ops.graph_cut import grid_energy
+from tfaug.ops.graph_cut import grid_swap_labels
+from tfaug.ops.graph_cut import min_cut
 from tfaug.ops.histogram import auto_contrast
 from tfaug.ops.histogram import equalize
 from tfaug.ops.labels import mix as mix_labels
@@ -85,6 +89,10 @@ __all__ = [
     "translate_x_matrix",
     "translate_y",
     "translate_y_matrix",
+    "grid_binary_cut",
+    "grid_energy",
+    "grid_swap_labels",
+    "min_cut",
     "blend_degenerate",
     "brightness",
     "color",
