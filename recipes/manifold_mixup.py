@@ -6,6 +6,7 @@ that point mixed with a partner's, and trains on labels mixed by the same weight
 and `call(training=False)` are the plain model; the weights are the model's own.
 """
 
+import threading
 from typing import NamedTuple
 
 import keras
@@ -128,19 +129,22 @@ class ManifoldMixup(keras.Model):
         self.seed = tfr.make_seed(seed)
         input_tensor, output_tensor = _graph_ends(model)
         self.num_classes = _num_classes(output_tensor)
-        cut_layers = _cut_layers(model, layers)
+        cut_layers = _cut_layers(model, layers, output_tensor)
         if not cut_layers and not include_input:
             raise ValueError("`layers` must name at least one layer when `include_input` is False, got none.")
         self.model = model
         self.layer_names = tuple(layer.name for layer in cut_layers)
         self.mix_points = (("<input>",) if include_input else ()) + self.layer_names
         self._prefix, self._segments = _segments(input_tensor, output_tensor, cut_layers, include_input)
+        self._input_dtype = input_tensor.dtype
         self._seeds = tfr.SeedGenerator(self.seed)
-        self._mixing = None
+        # Per thread: MirroredStrategy runs each replica's step in a thread of its own.
+        self._step = threading.local()
 
     def call(self, inputs, training=None):
-        if training and self._mixing is not None:
-            return self.mixed_call(inputs, self._mixing, training=True)
+        mixing = getattr(self._step, "mixing", None)
+        if training and mixing is not None:
+            return self.mixed_call(inputs, mixing, training=True)
         return self.model(inputs, training=training)
 
     def draw(self, seed, batch_size):
@@ -159,7 +163,9 @@ class ManifoldMixup(keras.Model):
 
     def mixed_call(self, inputs, mixing, training=True):
         """The model's forward pass with the hidden state at `mix_points[mixing.point]` mixed."""
-        hidden = self._prefix(inputs, training=training) if self._prefix is not None else inputs
+        # In the input's own dtype, as the model would take it: uint8 images are mixed as floats, unrounded.
+        hidden = tf.cast(inputs, self._input_dtype)
+        hidden = self._prefix(hidden, training=training) if self._prefix is not None else hidden
         for index, segment in enumerate(self._segments):
             hidden = tf.cond(
                 tf.equal(mixing.point, index),
@@ -170,15 +176,18 @@ class ManifoldMixup(keras.Model):
         return hidden
 
     def dense_labels(self, labels):
-        """Sparse class ids `[B]` / `[B, 1]` as one-hot float32 `[B, num_classes]`; dense labels as float32."""
+        """Class ids `[B]` / `[B, 1]` as one-hot float32 `[B, num_classes]`; dense labels as float32.
+
+        Told apart by shape (Keras may hand over class ids as floats), as Keras's losses do.
+        """
         labels = tf.convert_to_tensor(labels)
-        if labels.dtype.is_integer and (labels.shape.rank == 1 or (labels.shape.rank == 2 and labels.shape[-1] == 1)):
+        if labels.shape.rank == 1 or (labels.shape.rank == 2 and labels.shape[-1] == 1):
             return ops.one_hot(labels, self.num_classes)
         if labels.shape.rank == 2 and labels.shape[-1] == self.num_classes:
             return tf.cast(labels, tf.float32)
         raise ValueError(
-            f"Labels must be integer class ids [batch] or [batch, 1], or dense labels [batch, {self.num_classes}]; "
-            f"got shape {tuple(labels.shape)} and dtype {labels.dtype.name}."
+            f"Labels must be class ids [batch] or [batch, 1], or dense labels [batch, {self.num_classes}]; "
+            f"got shape {tuple(labels.shape)}."
         )
 
     def mix_labels(self, labels, mixing):
@@ -193,16 +202,21 @@ class ManifoldMixup(keras.Model):
         batch_size = tf.shape(tf.nest.flatten(x)[0])[0]
         mixing = self.draw(self._seeds.next(), batch_size)
         # `keras.Model.train_step` calls `self(x, training=True)`, which mixes as drawn here.
-        self._mixing = mixing
+        self._step.mixing = mixing
         try:
             return super().train_step((x, self.mix_labels(y, mixing), sample_weight))
         finally:
-            self._mixing = None
+            self._step.mixing = None
 
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    # Keras also computes loss and metrics on the raw labels (`evaluate`, and building them under a
+    # distribution strategy): sparse ones become one-hot there too; mixed ones pass through.
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         y = None if y is None else self.dense_labels(y)
-        return super().test_step((x, y, sample_weight))
+        return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        y = None if y is None else self.dense_labels(y)
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def compile(self, optimizer="rmsprop", loss=None, **kwargs):
         """`keras.Model.compile`; `loss` defaults to `CategoricalCrossentropy(from_logits=True)`."""
@@ -267,13 +281,15 @@ def _graph_ends(model):
 
 def _num_classes(output):
     shape = tuple(output.shape)
-    if len(shape) != 2 or shape[-1] is None:
-        raise ValueError(f"`model` must output logits or probabilities [batch, num_classes], got shape {shape}.")
+    if len(shape) != 2 or shape[-1] is None or shape[-1] < 2:
+        raise ValueError(
+            f"`model` must output [batch, num_classes] logits or probabilities, num_classes >= 2, got shape {shape}."
+        )
     return int(shape[-1])
 
 
-def _cut_layers(model, names):
-    """The named layers in graph order, after checking that each exists once."""
+def _cut_layers(model, names, output_tensor):
+    """The named layers in graph order, after checking that each exists once, inside the model."""
     if isinstance(names, str) or not isinstance(names, (list, tuple)):
         raise ValueError(f"`layers` must be a list of layer names, got {names!r}.")
     available = [layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
@@ -285,7 +301,16 @@ def _cut_layers(model, names):
         if list(names).count(name) > 1:
             raise ValueError(f"`layers` names {name!r} more than once.")
     order = {name: index for index, name in enumerate(available)}
-    return [model.get_layer(name) for name in sorted(names, key=order.__getitem__)]
+    layers = [model.get_layer(name) for name in sorted(names, key=order.__getitem__)]
+    for layer in layers:
+        if not isinstance(layer.output, keras.KerasTensor):
+            raise ValueError(f"`layers` names {layer.name!r}, whose output is not a single tensor.")
+        if layer.output is output_tensor:
+            raise ValueError(
+                f"`layers` names {layer.name!r}, the model's output layer: mixing must happen at the input or "
+                "a hidden layer, as in the paper."
+            )
+    return layers
 
 
 def _segments(input_tensor, output_tensor, cut_layers, include_input):

@@ -76,12 +76,13 @@ def test_the_next_layer_sees_the_mixed_hidden_state_and_nothing_else_is_mixed(po
         assert not np.allclose(mixed[point + 1], plain[point + 1])
 
 
-@pytest.mark.parametrize("form", ["sparse", "sparse_column", "dense"])
+@pytest.mark.parametrize("form", ["sparse", "sparse_column", "sparse_float", "dense"])
 def test_labels_are_mixed_by_the_same_weights_and_partners(form):
     trainer = ManifoldMixup(_model(), layers=["c1"], seed=0)
     _, ids = _data()
     one_hot = np.eye(K, dtype="float32")[ids]
-    labels = {"sparse": ids, "sparse_column": ids[:, None], "dense": one_hot}[form]
+    forms = {"sparse": ids, "sparse_column": ids[:, None], "sparse_float": ids.astype("float32"), "dense": one_hot}
+    labels = forms[form]
     mixing = _hand_mixing(1)
     lam = mixing.lam.numpy()[:, None]
     expected = lam * one_hot + (1 - lam) * one_hot[mixing.partner.numpy()]
@@ -92,11 +93,12 @@ def test_the_mixing_point_is_uniform_over_the_points():
     trainer = ManifoldMixup(_model(), layers=["c1", "add", "gap"], seed=0)
     # Only the draw runs, for 800 seeds in one graph.
     draw_points = tf.function(
-        lambda: tf.map_fn(
+        autograph=False,
+        func=lambda: tf.map_fn(
             lambda i: trainer.draw(tf.stack([tf.constant(5, tf.int64), i]), B).point,
             tf.range(800, dtype=tf.int64),
             fn_output_signature=tf.int32,
-        )
+        ),
     )
     points = draw_points().numpy()
     counts = np.bincount(points, minlength=len(POINTS))
@@ -208,6 +210,7 @@ class Subclassed(keras.Model):
     [
         ({"layers": ["nope"]}, r"lacks; its layers are \['r0', 'c1', 'r1', 'c2'"),
         ({"layers": ["c2"]}, "'c2', which is not a cut point"),
+        ({"layers": ["dense"]}, "'dense', the model's output layer"),
         ({"layers": ["c1", "c1"]}, "more than once"),
         ({"layers": "c1"}, "list of layer names"),
         ({"layers": [], "include_input": False}, "at least one layer"),
@@ -234,6 +237,8 @@ def test_bad_models_labels_and_losses():
     inputs = keras.Input((4,))
     with pytest.raises(ValueError, match="one input and one output"):
         ManifoldMixup(keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)]))
+    with pytest.raises(ValueError, match=r"num_classes >= 2, got shape \(None, 1\)"):
+        ManifoldMixup(keras.Model(inputs, keras.layers.Dense(1)(inputs)))
     trainer = ManifoldMixup(_model(), layers=["c1"])
     with pytest.raises(ValueError, match="dense labels"):
         trainer.compile(loss="sparse_categorical_crossentropy")
@@ -255,3 +260,19 @@ def test_fit_reduces_the_loss():
     before = trainer.evaluate(images, labels, verbose=0)
     trainer.fit(images, labels, batch_size=16, epochs=10, verbose=0)
     assert trainer.evaluate(images, labels, verbose=0) < 0.5 * before
+
+
+@pytest.mark.slow
+def test_training_under_mirrored_strategy():
+    # Two logical CPU devices (tests/conftest.py). Each replica draws its own mixing for its sub-batch.
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        model = _model()
+        trainer = ManifoldMixup(model, layers=["c1", "add", "gap"], seed=0)
+        trainer.compile(optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"])
+    x, y = _data(n=8)
+    before = model.get_weights()
+    history = trainer.fit(x, y, batch_size=8, epochs=2, verbose=0).history
+    assert np.all(np.isfinite(history["loss"]))
+    for old, new in zip(before, model.get_weights()):
+        assert not np.allclose(old, new)
