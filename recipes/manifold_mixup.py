@@ -56,7 +56,10 @@ class ManifoldMixup(keras.Model):
     at the chosen one: one forward pass and one mixing, whichever point is drawn, in every execution mode
     (XLA included). The step's draw reaches `call` through `train_step`, which draws it, mixes the labels
     and hands over to `keras.Model.train_step` (loss scaling, distribution, metrics unchanged). BatchNorm,
-    Dropout and every other layer run with `training=True` as in plain training.
+    Dropout and every other layer run with `training=True` as in plain training. Under a distribution
+    strategy each replica draws its own mixing for its share of the batch. Building the segments adds
+    call records (nodes) to the model's layers, as any `keras.Model` built on its tensors does; the
+    model's computation and its saved file are unchanged.
 
     Only a cut point can be mixed: a layer every path from the input to the output goes through. Mixing
     a layer that a skip connection bypasses would mix one branch of a residual block and not the other,
@@ -71,8 +74,8 @@ class ManifoldMixup(keras.Model):
 
     Loss: `compile` defaults to `CategoricalCrossentropy(from_logits=True)` on the mixed labels (the
     paper's code used binary cross-entropy on softmax outputs); a model ending in softmax needs
-    `loss=keras.losses.CategoricalCrossentropy()`. Sparse losses are refused: mixed labels are dense.
-    `evaluate` turns sparse labels into one-hot the same way.
+    `loss=keras.losses.CategoricalCrossentropy()`. Sparse losses are refused: mixed labels are dense,
+    and class ids are made one-hot wherever Keras computes the loss or metrics (`evaluate` included).
 
     Args:
         model: a built functional or Sequential `keras.Model` with one input and one output

@@ -115,6 +115,9 @@ def test_lam_is_per_sample_by_default_and_one_per_batch_when_batchwise():
     # A derangement: every sample has a partner other than itself.
     assert np.all(per_sample.partner.numpy() != np.arange(16))
     assert sorted(per_sample.partner.numpy()) == list(range(16))
+    flipped = ManifoldMixup(_model(), layers=["c1"], pairing="flip", seed=0).draw(seed, 5)
+    np.testing.assert_array_equal(flipped.partner, [4, 3, 2, 1, 0])
+    assert flipped.lam.numpy()[2] == 1.0  # the middle sample, paired with itself, stays as it is
 
 
 def _first_step(jit_compile, run_eagerly, seed):
