@@ -18,6 +18,16 @@ from tfaug.ops import puzzle_mix as ops
 from tfaug.ops.dtypes import from_float
 
 
+class MixedBatch(NamedTuple):
+    """A Puzzle Mix batch: `images` `[B, H, W, C]`, `labels` `[B, K]`, `mask` `[B, H, W]` (the fraction of
+    each pixel taken from the image itself) and `partner` `[B]` (the index of each image's partner)."""
+
+    images: tf.Tensor
+    labels: tf.Tensor
+    mask: tf.Tensor
+    partner: tf.Tensor
+
+
 @keras.saving.register_keras_serializable(package="recipes")
 class PuzzleMix(keras.Model):
     """Trains `model` on Puzzle Mix images: saliency-preserving block masks and block transport.
@@ -197,7 +207,7 @@ class PuzzleMix(keras.Model):
         return tf.norm(tf.cast(gradient, tf.float32), axis=-1), labels
 
     def mix(self, images, labels, saliency, seed):
-        """The Puzzle Mix batch for a `[2]` seed: `(mixed images, mixed labels, mask [B, H, W])`.
+        """The Puzzle Mix batch for a `[2]` seed, a `MixedBatch`.
 
         Images `[B, H, W, C]` any dtype (returned in it), labels dense `[B, K]`, saliency `[B, H, W]`.
         """
@@ -220,7 +230,7 @@ class PuzzleMix(keras.Model):
         labels = tf.cast(labels, tf.float32)
         mixed_labels = fraction * labels + (1.0 - fraction) * tf.gather(labels, partner)
         mixed = tf.cast(mixed, images.dtype) if images.dtype.is_floating else from_float(mixed, images.dtype)
-        return mixed, mixed_labels, mask
+        return MixedBatch(mixed, mixed_labels, mask, partner)
 
     def _mix_on_grid(self, n, x1, x2, s1, s2, scaled, ratio):
         height, width = x1.shape[1], x1.shape[2]
@@ -243,8 +253,8 @@ class PuzzleMix(keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         saliency, y = self._saliency_and_labels(x, y, sample_weight)
-        mixed, mixed_labels, _ = self.mix(x, y, saliency, self._seeds.next())
-        return super().train_step((mixed, mixed_labels, sample_weight))
+        batch = self.mix(x, y, saliency, self._seeds.next())
+        return super().train_step((batch.images, batch.labels, sample_weight))
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -346,4 +356,4 @@ def step_overhead(model, images, labels, steps=10, jit_compile=False, **puzzle_m
     return StepTimes(plain=times[0], puzzle_mix=times[1])
 
 
-__all__ = ["PuzzleMix", "StepTimes", "step_overhead"]
+__all__ = ["MixedBatch", "PuzzleMix", "StepTimes", "step_overhead"]
