@@ -23,10 +23,25 @@ from tfaug.layers import BaseAugmentation
 
 NUM_CLASSES = 5
 DEFAULT_KWARGS = {"num_classes": NUM_CLASSES}
+
+
+def tiny_style_networks():
+    """A 2-conv encoder (stride 2 each: features at a quarter of the size) and a decoder back to RGB."""
+    init = keras.initializers.HeNormal(seed=0)
+    images = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", kernel_initializer=init)(images)
+    features = keras.layers.Conv2D(8, 3, strides=2, padding="same", kernel_initializer=init)(x)
+    inputs = keras.Input((None, None, 8))
+    y = keras.layers.UpSampling2D(4)(inputs)
+    y = keras.layers.Conv2D(3, 3, padding="same", activation="sigmoid", kernel_initializer=init)(y)
+    return {"encoder": keras.Model(images, features), "decoder": keras.Model(inputs, y)}
+
+
 KWARGS = {
     "RandomErasing": {"probability": 1.0},  # so that two calls on 4 images surely differ
     "Corruption": {"corruption": "gaussian_noise"},
     "RandomCorruption": {"corruptions": ["gaussian_noise", "pixelate"]},
+    "StyleAugmentation": tiny_style_networks(),
 }
 DETERMINISTIC = {"LabelSmoothing"}
 NO_MASKS = {"AugMix", "MixUp", "MixUpCutMix"}  # they blend pixels (MixUpCutMix with its default mixup_alpha > 0)
@@ -45,6 +60,9 @@ layers = pytest.mark.parametrize("cls", LAYERS, ids=IDS)
 #: Layers whose every-mode checks run in the slow profile only: AutoAugment and TrivialAugmentWide run the
 #: program engine RandAugment runs in the default profile (each mode compiles a program: seconds each).
 SAME_ENGINE = {"AutoAugment", "TrivialAugmentWide"}
+#: Layers whose every-mode checks run in the slow profile only because each mode traces the Keras models they are
+#: given (seconds each); tests/layers/test_style_augmentation.py compares the modes in the default profile.
+MODEL_LAYERS = {"StyleAugmentation"}
 
 
 def layers_slow_for(names):
@@ -55,7 +73,7 @@ def layers_slow_for(names):
     return pytest.mark.parametrize("cls", marked)
 
 
-every_mode_layers = layers_slow_for(SAME_ENGINE)
+every_mode_layers = layers_slow_for(SAME_ENGINE | MODEL_LAYERS)
 MIXING = [cls for cls in LAYERS if cls.mixes_batch]
 
 
@@ -134,6 +152,8 @@ def normalise(value):
         return [normalise(v) for v in value]
     if isinstance(value, dict):
         return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, keras.layers.Layer):  # models given to a layer (StyleAugmentation's) are serialised
+        return normalise(keras.saving.serialize_keras_object(value))
     return value
 
 
@@ -166,8 +186,10 @@ def test_discovery_finds_the_layers():
     names = set(IDS)
     assert {"CutMix", "Cutout", "LabelSmoothing", "MixUp", "MixUpCutMix", "RandomErasing"} <= names
     assert set(KWARGS) | DETERMINISTIC | NO_MASKS <= names
-    # The registry (command line, map functions, fuzz suite) holds every layer.
-    assert sorted(tfaug.layers.AUGMENTATIONS.values(), key=lambda cls: cls.__name__) == LAYERS
+    # The registries hold every layer: the command line's, map functions' and fuzz suite's, and the one of the
+    # layers built around user models (no command-line names: a name alone cannot build them).
+    registries = {**tfaug.layers.AUGMENTATIONS, **tfaug.layers.MODEL_AUGMENTATIONS}
+    assert sorted(registries.values(), key=lambda cls: cls.__name__) == LAYERS
 
 
 @layers
@@ -288,7 +310,11 @@ def test_structures_round_trip(cls, batch):
 @pytest.mark.parametrize(
     "cls",
     [
-        pytest.param(cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ in SAME_ENGINE | {"AugMix"} else [])
+        pytest.param(
+            cls,
+            id=cls.__name__,
+            marks=[pytest.mark.slow] if cls.__name__ in SAME_ENGINE | MODEL_LAYERS | {"AugMix"} else [],
+        )
         for cls in LAYERS
     ],
 )
@@ -431,8 +457,8 @@ def test_mixing_layers_reject_bad_inputs_by_name(cls, small_photos):
         cls(num_classes=3, seed=0)((images, np.arange(4)))
     boxes = {"boxes": np.zeros([4, 1, 4], np.float32), "labels": np.ones([4, 1], np.int32)}
     data = {"images": images, "labels": labels, "bounding_boxes": boxes}
-    if cls.__name__ == "CutMix":  # carries boxes, given their format
-        with pytest.raises(ValueError, match="CutMix moves `bounding_boxes`.*`bounding_box_format`"):
+    if cls.moves_bounding_boxes:  # CutMix, ResizeMix, SaliencyMix: carry boxes, given their format
+        with pytest.raises(ValueError, match=f"{cls.__name__} moves `bounding_boxes`.*`bounding_box_format`"):
             layer(data)
         assert cls(bounding_box_format="xyxy", seed=0)(data)["bounding_boxes"]["labels"].shape == (4, 2)
     else:

@@ -14,6 +14,7 @@ import pytest
 
 import tfaug
 from tfaug.layers import AUGMENTATIONS
+from tfaug.layers import MODEL_AUGMENTATIONS
 
 
 def _python(code, tmp_path, **env):
@@ -92,21 +93,26 @@ def test_registry_holds_every_augmentation_layer_once():
         if isinstance(obj, type) and issubclass(obj, tfaug.layers.BaseAugmentation)
     }
     exported -= {tfaug.layers.BaseAugmentation}
-    assert sorted(AUGMENTATIONS.values(), key=str) == sorted(exported, key=str)
+    # The layers built around user models (StyleAugmentation) are in their own registry: a name alone cannot
+    # build them, so they are no command-line names.
+    registered = [*AUGMENTATIONS.values(), *MODEL_AUGMENTATIONS.values()]
+    assert not set(AUGMENTATIONS) & set(MODEL_AUGMENTATIONS)
+    assert sorted(registered, key=str) == sorted(exported, key=str)
 
 
 def test_registry_names_are_the_data_map_functions():
     functions = {name for name in tfaug.data.__all__ if name != "map_fn"}
-    assert set(AUGMENTATIONS) == functions
+    assert set(AUGMENTATIONS) | set(MODEL_AUGMENTATIONS) == functions
     for name, cls in AUGMENTATIONS.items():
         fn = getattr(tfaug.data, name)(num_classes=3, seed=0, **REQUIRED.get(name, {}))
         assert type(fn.layer) is cls, name
         assert cls.__name__ in inspect.getdoc(getattr(tfaug.data, name)), name
 
 
-@pytest.mark.parametrize("name", list(AUGMENTATIONS))
+@pytest.mark.parametrize("name", [*AUGMENTATIONS, *MODEL_AUGMENTATIONS])
 def test_registry_name_is_the_layer_module(name):
-    assert AUGMENTATIONS[name].__module__ == f"tfaug.layers.{name}"
+    cls = AUGMENTATIONS.get(name) or MODEL_AUGMENTATIONS[name]
+    assert cls.__module__ == f"tfaug.layers.{name}"
 
 
 # -- public API only ------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from tfaug import data
 from tfaug import layers
 from tfaug import ops
 from tfaug import random
+from tfaug.layers import DSU
 from tfaug.layers import AugMix
 from tfaug.layers import AugMixConsistency
 from tfaug.layers import AutoAugment
@@ -23,11 +24,16 @@ from tfaug.layers import Corruption
 from tfaug.layers import CutMix
 from tfaug.layers import Cutout
 from tfaug.layers import LabelSmoothing
+from tfaug.layers import MixStyle
 from tfaug.layers import MixUp
 from tfaug.layers import MixUpCutMix
 from tfaug.layers import RandAugment
+from tfaug.layers import RandConv
 from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
+from tfaug.layers import ResizeMix
+from tfaug.layers import SaliencyMix
+from tfaug.layers import StyleAugmentation
 from tfaug.layers import TrivialAugmentWide
 
 __all__ = [
@@ -37,12 +43,18 @@ __all__ = [
     "Corruption",
     "CutMix",
     "Cutout",
+    "DSU",
     "LabelSmoothing",
+    "MixStyle",
     "MixUp",
     "MixUpCutMix",
     "RandAugment",
+    "RandConv",
     "RandomCorruption",
     "RandomErasing",
+    "ResizeMix",
+    "SaliencyMix",
+    "StyleAugmentation",
     "TrivialAugmentWide",
     "corruptions",
     "data",

@@ -25,8 +25,12 @@ from tfaug.layers import LabelSmoothing
 from tfaug.layers import MixUp
 from tfaug.layers import MixUpCutMix
 from tfaug.layers import RandAugment
+from tfaug.layers import RandConv
 from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
+from tfaug.layers import ResizeMix
+from tfaug.layers import SaliencyMix
+from tfaug.layers import StyleAugmentation
 from tfaug.layers import TrivialAugmentWide
 
 
@@ -73,6 +77,16 @@ def random_erasing(**kwargs):
     return map_fn(RandomErasing(**kwargs))
 
 
+def resize_mix(**kwargs):
+    """Map function of `tfaug.layers.ResizeMix(**kwargs)`."""
+    return map_fn(ResizeMix(**kwargs))
+
+
+def saliency_mix(**kwargs):
+    """Map function of `tfaug.layers.SaliencyMix(**kwargs)`."""
+    return map_fn(SaliencyMix(**kwargs))
+
+
 def label_smoothing(**kwargs):
     """Map function of `tfaug.layers.LabelSmoothing(**kwargs)`."""
     return map_fn(LabelSmoothing(**kwargs))
@@ -108,6 +122,21 @@ def random_corruption(**kwargs):
     return map_fn(RandomCorruption(**kwargs))
 
 
+def rand_conv(**kwargs):
+    """Map function of `tfaug.layers.RandConv(**kwargs)`."""
+    return map_fn(RandConv(**kwargs))
+
+
+def style_augmentation(encoder, decoder, **kwargs):
+    """Map function of `tfaug.layers.StyleAugmentation(encoder, decoder, **kwargs)`.
+
+    With `style_source="random"`, `adapt()` the layer (`fn.layer.adapt(style_images)`) before the pipeline
+    runs; without it every batch updates the layer's style statistics in the order batches reach the map,
+    which a parallel map does not fix.
+    """
+    return map_fn(StyleAugmentation(encoder, decoder, **kwargs))
+
+
 __all__ = [
     "aug_mix",
     "auto_augment",
@@ -119,7 +148,11 @@ __all__ = [
     "mixup",
     "mixup_cutmix",
     "rand_augment",
+    "rand_conv",
     "random_corruption",
     "random_erasing",
+    "resize_mix",
+    "saliency_mix",
+    "style_augmentation",
     "trivial_augment_wide",
 ]

@@ -8,12 +8,18 @@ from tfaug.layers.base import BaseAugmentation
 from tfaug.layers.corruption import Corruption
 from tfaug.layers.cutmix import CutMix
 from tfaug.layers.cutout import Cutout
+from tfaug.layers.dsu import DSU
 from tfaug.layers.label_smoothing import LabelSmoothing
+from tfaug.layers.mix_style import MixStyle
 from tfaug.layers.mixup import MixUp
 from tfaug.layers.mixup_cutmix import MixUpCutMix
 from tfaug.layers.rand_augment import RandAugment
+from tfaug.layers.rand_conv import RandConv
 from tfaug.layers.random_corruption import RandomCorruption
 from tfaug.layers.random_erasing import RandomErasing
+from tfaug.layers.resize_mix import ResizeMix
+from tfaug.layers.saliency_mix import SaliencyMix
+from tfaug.layers.style_augmentation import StyleAugmentation
 from tfaug.layers.trivial_augment_wide import TrivialAugmentWide
 
 #: The augmentation layers by name. A name is the layer's one spelling everywhere: its `tfaug.data` map
@@ -22,6 +28,8 @@ AUGMENTATIONS = {
     "cutmix": CutMix,
     "mixup": MixUp,
     "mixup_cutmix": MixUpCutMix,
+    "resize_mix": ResizeMix,
+    "saliency_mix": SaliencyMix,
     "cutout": Cutout,
     "random_erasing": RandomErasing,
     "label_smoothing": LabelSmoothing,
@@ -31,6 +39,14 @@ AUGMENTATIONS = {
     "aug_mix": AugMix,
     "corruption": Corruption,
     "random_corruption": RandomCorruption,
+    "rand_conv": RandConv,
+}
+
+#: Augmentation layers built around models the user supplies (StyleAugmentation's encoder and decoder), by the
+#: same kind of name. Kept apart from `AUGMENTATIONS` because a name alone cannot build them, so they are no
+#: `--augment` command-line names; their `tfaug.data` map functions take the models as arguments.
+MODEL_AUGMENTATIONS = {
+    "style_augmentation": StyleAugmentation,
 }
 
 __all__ = [
@@ -42,12 +58,19 @@ __all__ = [
     "Corruption",
     "CutMix",
     "Cutout",
+    "DSU",
     "LabelSmoothing",
+    "MODEL_AUGMENTATIONS",
+    "MixStyle",
     "MixUp",
     "MixUpCutMix",
     "RandAugment",
+    "RandConv",
     "RandomCorruption",
     "RandomErasing",
+    "ResizeMix",
+    "SaliencyMix",
+    "StyleAugmentation",
     "TrivialAugmentWide",
     "augmix_views",
 ]
