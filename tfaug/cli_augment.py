@@ -24,6 +24,7 @@ SETTINGS = {
         {"corruptions": list(HELD_OUT)},
         "one held-out corruption per image (speckle noise, Gaussian blur, spatter, saturate), severity 1 to 5",
     ),
+    "rand_conv": ({}, "RandConv-mix, random 1x1 to 7x7 convolutions blended with the image"),
 }
 #: Earlier `--augment` names, still accepted.
 ALIASES = {
