@@ -6,6 +6,8 @@ import pytest
 import tensorflow as tf
 
 from recipes import PuzzleMix
+from recipes import StepTimes
+from recipes import step_overhead
 from tfaug.ops import puzzle_mix as ops
 
 SIZE = 8
@@ -177,3 +179,22 @@ def test_models_without_one_class_output_are_refused():
         PuzzleMix(keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs)))
     with pytest.raises(ValueError, match="model"):
         PuzzleMix(lambda x: x)
+
+
+@pytest.mark.slow
+def test_step_overhead_returns_both_step_times(batch):
+    images, _ = batch
+    times = step_overhead(_classifier(), images, np.arange(4), steps=1, grid_sizes=(2,), neigh_size=2, transport_grid=4)
+    assert isinstance(times, StepTimes) and times.plain > 0 and times.puzzle_mix > 0
+
+
+def test_integer_non_square_images_keep_their_dtype():
+    inputs = keras.Input((8, 12, 3))
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inputs))
+    trainer = PuzzleMix(keras.Model(inputs, outputs), grid_sizes=(2, 4), neigh_size=1, transport_grid=4, seed=0)
+    images = np.random.default_rng(0).integers(0, 256, (3, 8, 12, 3)).astype(np.uint8)
+    saliency = np.random.default_rng(1).uniform(size=(3, 8, 12)).astype(np.float32)
+    mixed = trainer.mix(images, np.eye(3, 2, dtype=np.float32), saliency, tf.constant([0, 9], tf.int64))
+    assert mixed.images.dtype == tf.uint8 and mixed.images.shape == (3, 8, 12, 3)
+    with pytest.raises(ValueError, match="neigh_size"):
+        PuzzleMix(keras.Model(inputs, outputs), grid_sizes=(4,), neigh_size=2)
