@@ -11,6 +11,8 @@ SETTINGS = {
     "cutmix": ({}, "CutMix, alpha 1"),
     "mixup": ({}, "MixUp, alpha 0.2"),
     "mixup_cutmix": ({}, "MixUp/CutMix switch with label smoothing 0.1 (DeiT)"),
+    "resize_mix": ({}, "ResizeMix, the whole partner shrunk to 10% to 80% of the sides"),
+    "saliency_mix": ({}, "SaliencyMix, CutMix box on the partner's spectral-residual saliency peak"),
     "cutout": ({"size": 0.4, "fill_value": 128}, "Cutout, 40% sides"),
     "random_erasing": ({"probability": 1.0, "fill": "pixel"}, "Random Erasing, noise fill"),
     "label_smoothing": ({"label_smoothing": 0.1}, "label smoothing 0.1"),

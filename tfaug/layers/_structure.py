@@ -23,17 +23,23 @@ class Structure:
         self.keys = keys
 
 
-def unpack(inputs, owner):
-    """Returns `(data, structure)` with `data` a dict of tensors, images batched to rank 4."""
+def unpack(inputs, owner, extra_keys=()):
+    """Returns `(data, structure)` with `data` a dict of tensors, images batched to rank 4.
+
+    `extra_keys` are further dict keys the calling layer reads (SaliencyMix's `"saliency"`): converted to
+    tensors and batched like labels, returned as given unless the layer changes them.
+    """
     if isinstance(inputs, (tf.RaggedTensor, tf.SparseTensor)):
         raise TypeError(
             f"{owner}: `images` must be a dense tensor, got a {type(inputs).__name__}; resize or pad the images "
             f"to one size first (`tf.image.resize`, or `.to_tensor()` for a ragged batch)."
         )
     if isinstance(inputs, dict):
-        unknown = sorted(set(inputs) - set(KEYS))
+        unknown = sorted(set(inputs) - set(KEYS) - set(extra_keys))
         if unknown:
-            raise ValueError(f"{owner}: unknown input keys {unknown}; a dict input may hold {list(KEYS)}.")
+            raise ValueError(
+                f"{owner}: unknown input keys {unknown}; a dict input may hold {list(KEYS) + list(extra_keys)}."
+            )
         if IMAGES not in inputs:
             raise ValueError(f"{owner}: a dict input needs an {IMAGES!r} entry, got keys {sorted(inputs)}.")
         data = dict(inputs)
@@ -57,7 +63,7 @@ def unpack(inputs, owner):
         kind = "tensor"
     keys = tuple(data)
 
-    for key in (IMAGES, LABELS, MASKS):
+    for key in (IMAGES, LABELS, MASKS, *extra_keys):
         if key in data:
             data[key] = tf.convert_to_tensor(data[key])
     if BOXES in data:

@@ -48,6 +48,8 @@ class BaseAugmentation(keras.layers.Layer):
     moves_bounding_boxes = False
     #: The layer reads `value_range` (fills, noise, policies): pixel values are checked against it.
     uses_value_range = False
+    #: Dict keys beyond images, labels, masks and boxes that the layer reads (passed to `unpack`).
+    extra_keys = ()
 
     def __init__(
         self, value_range=None, num_classes=None, batchwise=False, seed=None, bounding_box_format=None, **kwargs
@@ -112,7 +114,7 @@ class BaseAugmentation(keras.layers.Layer):
         Pure TensorFlow: this is what `call` runs in training and what the `tfaug.data` map functions run.
         """
         owner = self._name_for_errors
-        data, structure = unpack(inputs, owner)
+        data, structure = unpack(inputs, owner, self.extra_keys)
         data = _same_batch_at_run_time(data, owner)
         images = data[IMAGES]
         if BOXES in data:

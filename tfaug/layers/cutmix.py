@@ -9,12 +9,11 @@ from tfaug import validation as v
 from tfaug.layers._mixing import MixingLayer
 from tfaug.layers._mixing import cutmix_boxes
 from tfaug.layers._mixing import leave_self_pairs
-from tfaug.layers._structure import BOXES
-from tfaug.ops import bounding_boxes as box_ops
+from tfaug.layers._pasting import PastesBoxes
 
 
 @keras.saving.register_keras_serializable(package="tfaug")
-class CutMix(MixingLayer):
+class CutMix(PastesBoxes, MixingLayer):
     """Pastes a random box of a partner image into each image and mixes the labels by area.
 
     Per image (one draw per batch with `batchwise=True`): `lam ~ Beta(alpha, alpha)`; a box of
@@ -58,8 +57,6 @@ class CutMix(MixingLayer):
     Features", ICCV 2019.
     """
 
-    moves_bounding_boxes = True
-
     def __init__(self, alpha=1.0, probability=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = v.check_positive("alpha", alpha)
@@ -88,36 +85,6 @@ class CutMix(MixingLayer):
 
     def transform_segmentation_masks(self, masks, transformation):
         return ops.paste(masks, transformation["partner"], transformation["boxes"])
-
-    def transform_bounding_boxes(self, bounding_boxes, transformation, height, width):
-        boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
-        partner = transformation["partner"]
-        y1, x1, y2, x2 = tf.unstack(tf.cast(transformation["boxes"], tf.float32), 4, axis=-1)
-        rectangles = tf.stack([x1, y1, x2, y2], axis=-1)
-        pixels = box_ops.to_xyxy(boxes, self.bounding_box_format, height, width)
-        partner_pixels, partner_boxes = tf.gather(pixels, partner), tf.gather(boxes, partner)
-        own, own_labels = box_ops.cut(pixels, labels, rectangles)
-        theirs, their_labels = box_ops.paste(partner_pixels, tf.gather(labels, partner), rectangles)
-        out = [self._in_format(own, pixels, boxes, height, width)]
-        out.append(self._in_format(theirs, partner_pixels, partner_boxes, height, width))
-        return {"boxes": tf.concat(out, axis=1), "labels": tf.concat([own_labels, their_labels], axis=1)}
-
-    def _in_format(self, moved, pixels, original, height, width):
-        """`moved` in the input format; a box that did not move comes back exactly as it was given."""
-        converted = box_ops.from_xyxy(moved, self.bounding_box_format, height, width, original.dtype)
-        return tf.where(tf.reduce_all(moved == pixels, axis=-1, keepdims=True), original, converted)
-
-    def compute_output_spec(self, inputs, *args, **kwargs):
-        if not (isinstance(inputs, dict) and BOXES in inputs):
-            return super().compute_output_spec(inputs, *args, **kwargs)
-        out = super().compute_output_spec({k: x for k, x in inputs.items() if k != BOXES}, *args, **kwargs)
-        boxes, labels = inputs[BOXES]["boxes"], inputs[BOXES]["labels"]
-        count = None if boxes.shape[1] is None else 2 * boxes.shape[1]
-        out[BOXES] = {
-            "boxes": keras.KerasTensor((boxes.shape[0], count, 4), dtype=boxes.dtype),
-            "labels": keras.KerasTensor((labels.shape[0], count), dtype=labels.dtype),
-        }
-        return {key: out[key] for key in inputs}
 
     def get_config(self):
         config = super().get_config()
