@@ -17,6 +17,10 @@ from recipes.puzzle_mix import StepTimes  # noqa: F401
 from recipes.puzzle_mix import step_overhead  # noqa: F401
 from recipes.robustness import CorruptedDataset  # noqa: F401
 from recipes.robustness import corruption_errors  # noqa: F401
+from recipes.style import ReflectionPadding2D  # noqa: F401
+from recipes.style import adain_decoder  # noqa: F401
+from recipes.style import adain_encoder  # noqa: F401
+from recipes.style import load_adain_weights  # noqa: F401
 from recipes.transfer import TransferClassifier  # noqa: F401
 from recipes.transfer import build_classifier  # noqa: F401
 from recipes.transfer import fit_transfer  # noqa: F401
