@@ -592,7 +592,7 @@ COMMON["num_classes"] = dataclasses.replace(COMMON["num_classes"], fixed=(NAN, T
 ARGUMENTS = {
     "CutMix": {"alpha": ALPHA, **MIXING},
     "MixUp": {"alpha": ALPHA, **MIXING},
-    "ResizeMix": {"scale": Arg(FRACTIONS, ((0, 0.5), (0.5, 0.2), (0.1, 1.5), (NAN, 0.5), 0.5, None)), **MIXING},
+    "ResizeMix": {"side_scale": Arg(FRACTIONS, ((0, 0.5), (0.5, 0.2), (0.1, 1.5), (NAN, 0.5), 0.5, None)), **MIXING},
     "SaliencyMix": {"alpha": ALPHA, **MIXING},
     "MixUpCutMix": {
         "mixup_alpha": Arg(floats(0, 5), (INF, NAN, None), below(0)),

@@ -74,9 +74,9 @@ def test_integer_images_are_rounded_resized_partners(batch):
     check_pasted(images.astype(np.float32), out.numpy().astype(np.float32), t, "bilinear", atol=1.0)
 
 
-def test_tau_is_uniform_on_scale():
+def test_tau_is_uniform_on_side_scale():
     # Sides floor(tau * 1000) of a 1000 x 1000 image give tau to 1e-3; no pixels are needed for the draw.
-    layer = ResizeMix(scale=(0.2, 0.7), seed=0)
+    layer = ResizeMix(side_scale=(0.2, 0.7), seed=0)
     t = layer.get_random_transformation({"images": tf.zeros([3000, 1000, 1000, 0])}, tf.constant([5, 6], tf.int64))
     boxes = t["boxes"].numpy()
     tau = (boxes[:, 3] - boxes[:, 1] + 0.5) / 1000.0
@@ -144,10 +144,10 @@ def test_same_output_compiled(batch):
 @pytest.mark.parametrize(
     "kwargs, name",
     [
-        ({"scale": (0.0, 0.5)}, "scale"),
-        ({"scale": (0.5, 0.2)}, "scale"),
-        ({"scale": (0.1, 1.5)}, "scale"),
-        ({"scale": 0.5}, "scale"),
+        ({"side_scale": (0.0, 0.5)}, "side_scale"),
+        ({"side_scale": (0.5, 0.2)}, "side_scale"),
+        ({"side_scale": (0.1, 1.5)}, "side_scale"),
+        ({"side_scale": 0.5}, "side_scale"),
         ({"probability": 1.5}, "probability"),
     ],
 )

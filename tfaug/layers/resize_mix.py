@@ -17,7 +17,7 @@ from tfaug.ops.boxes import box_mask
 class ResizeMix(PastesBoxes, MixingLayer):
     """Shrinks each image's partner as a whole and pastes it at a random place; labels mixed by area.
 
-    Per image (one draw per batch with `batchwise=True`): `tau ~ U(scale)`; the whole partner image is
+    Per image (one draw per batch with `batchwise=True`): `tau ~ U(side_scale)`; the whole partner image is
     resized (bilinear, half-pixel centres, no antialiasing, as `tf.image.resize` and PyTorch's
     `interpolate(..., align_corners=False)`) to `floor(tau * H)` by `floor(tau * W)` pixels and pasted
     with its top-left corner uniform over the places where it fits inside the image. Labels become
@@ -30,7 +30,7 @@ class ResizeMix(PastesBoxes, MixingLayer):
     rectangle does not cover it.
 
     Args:
-        scale: `(min, max)` of `tau`, the pasted side as a fraction of the image side, with
+        side_scale: `(min, max)` of `tau`, the pasted side as a fraction of the image side, with
             0 < min <= max <= 1. Default (0.1, 0.8), the paper's.
         probability: chance that an image is mixed, in [0, 1]. Default 1.0.
         num_classes, pairing, batchwise, value_range, seed, bounding_box_format: as in `CutMix`.
@@ -45,7 +45,7 @@ class ResizeMix(PastesBoxes, MixingLayer):
     into the rectangle (all of them kept; -1 labels where nothing was pasted).
 
     Raises:
-        ValueError: for `scale` not a pair with 0 < min <= max <= 1, `probability` outside [0, 1], images
+        ValueError: for `side_scale` not a pair with 0 < min <= max <= 1, `probability` outside [0, 1], images
             without labels, sparse labels without `num_classes`, unbatched images, or bounding boxes
             without `bounding_box_format`.
 
@@ -57,11 +57,11 @@ class ResizeMix(PastesBoxes, MixingLayer):
     arXiv:2012.11101, 2020.
     """
 
-    def __init__(self, scale=(0.1, 0.8), probability=1.0, **kwargs):
+    def __init__(self, side_scale=(0.1, 0.8), probability=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.scale = v.check_range("scale", scale, 0.0, 1.0)
-        if self.scale[0] <= 0:
-            raise ValueError(f"`scale` must have min > 0 (a fraction of the side in (0, 1]), got {scale!r}.")
+        self.side_scale = v.check_range("side_scale", side_scale, 0.0, 1.0)
+        if self.side_scale[0] <= 0:
+            raise ValueError(f"`side_scale` must have min > 0 (a fraction of the side in (0, 1]), got {side_scale!r}.")
         self.probability = v.check_probability("probability", probability)
 
     def get_random_transformation(self, data, seed):
@@ -69,7 +69,7 @@ class ResizeMix(PastesBoxes, MixingLayer):
         batch_size, height, width = shape[0], shape[1], shape[2]
         tau_seed, apply_seed, top_seed, left_seed, partner_seed = tf.unstack(tfr.split_seed(seed, 5))
         draw_shape = self.draw_shape(batch_size)
-        tau = tfr.uniform(tau_seed, draw_shape, *self.scale)
+        tau = tfr.uniform(tau_seed, draw_shape, *self.side_scale)
         # An image that is not mixed gets an empty rectangle, so lam = 1 comes out of the same formula.
         tau = tf.where(tfr.bernoulli(apply_seed, draw_shape, self.probability), tau, 0.0)
         cut_h = tf.cast(tf.floor(tf.cast(height, tf.float32) * tau), tf.int32)
@@ -97,7 +97,7 @@ class ResizeMix(PastesBoxes, MixingLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(scale=self.scale, probability=self.probability)
+        config.update(side_scale=self.side_scale, probability=self.probability)
         return config
 
 
