@@ -54,8 +54,8 @@ class PuzzleMix(keras.Model):
 
     Departures from the paper and its code:
     - `lam` is drawn per image (the code draws one per batch); randomness from tfaug's seeded samplers.
-    - Grid sides default to (2, 4, 8): the code draws from {2, 4, 8, 16} on 32 x 32 images; 16 (258-node
-      graphs) is allowed but slow with the dense in-graph max-flow.
+    - Grid sides default to (2, 4, 8): the code draws from {2, 4, 8, 16} on 32 x 32 images; 16 is allowed
+      and costs more push-relabel steps per cut (a batch's steps last until its slowest image is done).
     - The graph cut runs in float32 in-graph (the code rounds costs to int32 for the gco library) and
       negative smoothness weights (possible from the colour term) are clipped to 0, the submodular part.
     - Multi-level masks: swap moves start from each block's cheapest level (gco starts from level 0) and

@@ -1,101 +1,173 @@
-"""Exact s-t minimum cuts of small dense graphs, batched and in-graph, and grid labelings built on them.
+"""Exact s-t minimum cuts of small graphs (dense or 4-neighbour grids), batched and in-graph, and grid labelings.
 
 A labeling of an `n x n` grid of blocks with energy `sum_p unary_p(l_p) + sum_{p~q} w_pq d(l_p, l_q)`
 (4-neighbours, `w >= 0`) is minimised exactly for two labels by one s-t minimum cut (Greig, Porteous and
 Seheult 1989; Kolmogorov and Zabih 2004), and for more labels by alpha-beta swap moves (Boykov, Veksler
-and Zabih 2001), each move one binary cut. The max-flow is Edmonds-Karp on a dense `[B, V, V]` residual
-matrix: every step is a whole-batch tensor op inside `tf.while_loop`, so it runs eagerly, in
-`tf.function` and under `jit_compile=True`, and stops when no image of the batch has an augmenting path.
-Dense matrices suit the small graphs here (`V = n * n + 2`, up to 66 nodes for an 8 x 8 grid).
+and Zabih 2001), each move one binary cut. The max-flow is a synchronous push-relabel (Goldberg and
+Tarjan 1988) with periodic global relabelling: every node of every image of the batch pushes and relabels
+at once, so each step is a few whole-batch tensor ops inside `tf.while_loop`; it runs eagerly, in
+`tf.function` and under `jit_compile=True`, and stops when no image has a node with excess that can still
+reach the sink. Grid cuts use the grid's 4-neighbour arcs (`[B, n, m, 4]`); `min_cut` takes any small
+dense `[B, V, V]` graph.
 """
 
 import itertools
 
 import tensorflow as tf
 
+# Flows and residual capacities at or below this fraction of an image's largest capacity count as zero:
+# float rounding leaves crumbs of that order, which must neither keep a node active nor keep an arc open.
+_TOLERANCE = 1e-6
+# Push-relabel steps between two global relabellings: the levels drift from the true distances as flow
+# moves, and an exact relabelling (a breadth-first search) costs about as much as a few steps.
+_RELABEL_EVERY = 8
 
-def _bfs(residual, source):
-    """Breadth-first search from `source` along edges with residual > 0.
 
-    Returns `(visited [B, V] bool, parent [B, V] int32)`; `parent[v]` is the node from which `v` was first
-    reached (a shortest path), -1 where unreached.
+class _Dense:
+    """Arcs between every pair of `V` nodes: arc `k` of node `u` goes to node `k`; `[B, V, V]` arrays."""
+
+    def heads(self, values, fill):
+        del fill
+        return tf.broadcast_to(values[:, None, :], tf.concat([tf.shape(values), tf.shape(values)[1:]], 0))
+
+    def reverse(self, arcs):
+        return tf.linalg.matrix_transpose(arcs)
+
+
+class _Grid:
+    """Arcs from each block of an `[n, m]` grid to its 4 neighbours (up, down, left, right), `[B, n, m, 4]`.
+
+    Arcs that would leave the grid exist with capacity zero.
     """
-    batch, nodes = tf.shape(residual)[0], residual.shape[1]
-    visited = tf.one_hot(tf.fill([batch], source), nodes, on_value=True, off_value=False, dtype=tf.bool)
-    parent = tf.fill([batch, nodes], -1)
-    edges = residual > 0
 
-    def body(visited, frontier, parent):
-        candidates = tf.logical_and(frontier[:, :, None], edges)
-        reached = tf.logical_and(tf.reduce_any(candidates, axis=1), tf.logical_not(visited))
-        via = tf.argmax(tf.cast(candidates, tf.int32), axis=1, output_type=tf.int32)
-        return tf.logical_or(visited, reached), reached, tf.where(reached, via, parent)
+    def heads(self, values, fill):
+        padded = tf.pad(values, [[0, 0], [1, 1], [1, 1]], constant_values=fill)
+        up, down = padded[:, :-2, 1:-1], padded[:, 2:, 1:-1]
+        left, right = padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]
+        return tf.stack([up, down, left, right], axis=-1)
 
-    def cond(visited, frontier, parent):
-        return tf.reduce_any(frontier)
+    def reverse(self, arcs):
+        # The arc up from (i, j) is the reverse of the arc down from (i - 1, j), and so on.
+        padded = tf.pad(arcs, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        up = padded[:, :-2, 1:-1, 1]
+        down = padded[:, 2:, 1:-1, 0]
+        left = padded[:, 1:-1, :-2, 3]
+        right = padded[:, 1:-1, 2:, 2]
+        return tf.stack([up, down, left, right], axis=-1)
 
-    visited, _, parent = tf.while_loop(cond, body, (visited, visited, parent))
-    return visited, parent
 
+def _preflow_cut(graph, arcs, to_sink, excess):
+    """Nodes on the source side of a minimum cut, by synchronous push-relabel with global relabelling.
 
-def _path_edges(residual, parent, found, source, sink):
-    """The augmenting path from the BFS tree as a `[B, V, V]` 0/1 edge indicator, and its bottleneck."""
-    nodes = residual.shape[1]
-    batch_index = tf.range(tf.shape(residual)[0])
-    on_path = tf.zeros_like(residual)
-    bottleneck = tf.where(found, tf.reduce_max(residual, axis=[1, 2]) + 1.0, tf.zeros_like(found, tf.float32))
-    current = tf.where(found, sink, source)
+    The source is implicit: its arcs are already saturated into `excess` (the flow each node receives from
+    it). `arcs` holds the capacities between nodes (in `graph`'s layout), `to_sink` those to the sink.
+    Every step is one whole-batch update: each active node (excess left, sink still reachable) pushes its
+    excess greedily along admissible arcs (to nodes one level closer to the sink), then each node still
+    active lifts its level to one above its lowest residual neighbour. Levels are reset to the exact
+    residual distances to the sink (a breadth-first search) every few steps. At the end the preflow is
+    maximum (Goldberg and Tarjan 1988) and the nodes that cannot reach the sink in the residual graph
+    form the source side of a minimum cut.
+    """
+    count = 1
+    for size in excess.shape[1:]:
+        count *= size
+    unreachable = float(count + 1)
+    axes = list(range(1, len(excess.shape)))
+    scale = tf.maximum(
+        tf.maximum(tf.reduce_max(arcs, axis=axes + [len(axes) + 1]), tf.reduce_max(to_sink, axis=axes)),
+        tf.reduce_max(excess, axis=axes),
+    )
+    tolerance = _TOLERANCE * scale
+    for _ in axes:
+        tolerance = tolerance[:, None]
 
-    def body(current, on_path, bottleneck):
-        active = current != source
-        previous = tf.gather(parent, current, batch_dims=1)
-        previous = tf.where(active, previous, source)
-        value = tf.gather_nd(residual, tf.stack([batch_index, previous, current], axis=1))
-        bottleneck = tf.where(active, tf.minimum(bottleneck, value), bottleneck)
-        step = tf.one_hot(previous, nodes)[:, :, None] * tf.one_hot(current, nodes)[:, None, :]
-        on_path = on_path + step * tf.cast(active, step.dtype)[:, None, None]
-        return previous, on_path, bottleneck
+    def distances(arcs, to_sink):
+        level = tf.where(to_sink > tolerance, 1.0, unreachable)
 
-    def cond(current, on_path, bottleneck):
-        return tf.reduce_any(current != source)
+        def body(level, changed):
+            through = tf.where(arcs > tolerance[..., None], graph.heads(level, unreachable) + 1.0, unreachable)
+            lower = tf.minimum(level, tf.reduce_min(through, axis=-1))
+            return lower, tf.reduce_any(lower < level)
 
-    _, on_path, bottleneck = tf.while_loop(cond, body, (current, on_path, bottleneck))
-    return on_path, bottleneck
+        level, _ = tf.while_loop(lambda level, changed: changed, body, (level, tf.constant(True)))
+        return level
+
+    def active(excess, level):
+        return tf.logical_and(excess > tolerance, level < unreachable)
+
+    def step(arcs, to_sink, excess, level):
+        moving = active(excess, level)
+        neighbour = graph.heads(level, unreachable)
+        admissible = tf.logical_and(arcs > tolerance[..., None], tf.equal(neighbour, level[..., None] - 1.0))
+        admissible = tf.logical_and(admissible, moving[..., None])
+        sink_open = tf.logical_and(tf.logical_and(to_sink > tolerance, tf.equal(level, 1.0)), moving)
+        room = tf.concat([tf.where(sink_open, to_sink, 0.0)[..., None], tf.where(admissible, arcs, 0.0)], -1)
+        before = tf.math.cumsum(room, axis=-1, exclusive=True)
+        push = tf.minimum(room, tf.maximum(excess[..., None] - before, 0.0))
+        to_sink = to_sink - push[..., 0]
+        sent = push[..., 1:]
+        arcs = arcs - sent + graph.reverse(sent)
+        excess = excess - tf.reduce_sum(push, axis=-1) + tf.reduce_sum(graph.reverse(sent), axis=-1)
+        through = tf.where(arcs > tolerance[..., None], neighbour + 1.0, unreachable)
+        lowest = tf.minimum(tf.reduce_min(through, axis=-1), tf.where(to_sink > tolerance, 1.0, unreachable))
+        level = tf.where(active(excess, level), tf.maximum(level, lowest), level)
+        return arcs, to_sink, excess, level
+
+    def body(arcs, to_sink, excess, busy):
+        level = distances(arcs, to_sink)
+
+        def inner(k, arcs, to_sink, excess, level):
+            return (k + 1,) + step(arcs, to_sink, excess, level)
+
+        def going(k, arcs, to_sink, excess, level):
+            return tf.logical_and(k < _RELABEL_EVERY, tf.reduce_any(active(excess, level)))
+
+        _, arcs, to_sink, excess, level = tf.while_loop(going, inner, (0, arcs, to_sink, excess, level))
+        return arcs, to_sink, excess, tf.reduce_any(active(excess, level))
+
+    arcs, to_sink, excess, _ = tf.while_loop(
+        lambda arcs, to_sink, excess, busy: busy, body, (arcs, to_sink, excess, tf.constant(True))
+    )
+    return distances(arcs, to_sink) >= unreachable
 
 
 def min_cut(capacity, source, sink):
-    """Source side of a minimum s-t cut of each graph in a batch, by Edmonds-Karp max-flow.
+    """Source side of a minimum s-t cut of each graph in a batch, by push-relabel max-flow.
 
     Args:
         capacity: `[B, V, V]` float32, non-negative edge capacities (`capacity[b, u, v]` for u -> v).
-        source, sink: Python ints, node indices.
+        source, sink: Python ints, distinct node indices.
 
     Returns:
-        `[B, V]` bool, True for nodes on the source side of a minimum cut (reachable from the source in
-        the final residual graph). The cut value is the sum of capacities from True to False nodes.
+        `[B, V]` bool, True for nodes on the source side of a minimum cut: the source and every node that
+        cannot reach the sink in the residual graph of a maximum flow. The cut value is the sum of
+        capacities from True to False nodes; it is minimal up to float rounding (flows below `1e-6` of the
+        largest capacity of the graph count as zero).
     """
     capacity = tf.convert_to_tensor(capacity, tf.float32)
-
-    def body(residual, found):
-        visited, parent = _bfs(residual, source)
-        found = visited[:, sink]
-        on_path, bottleneck = _path_edges(residual, parent, found, source, sink)
-        flow = on_path * bottleneck[:, None, None]
-        # The bottleneck edge becomes exactly zero, so each augmentation saturates an edge and the
-        # shortest-path argument bounds the number of rounds even in floating point.
-        residual = tf.maximum(residual - flow, 0.0) + tf.linalg.matrix_transpose(flow)
-        return residual, tf.reduce_any(found)
-
-    residual, _ = tf.while_loop(lambda residual, found: found, body, (capacity, tf.constant(True)))
-    visited, _ = _bfs(residual, source)
-    return visited
+    nodes = capacity.shape[1]
+    others = [u for u in range(nodes) if u not in (source, sink)]
+    if not others:
+        return tf.tile(tf.constant([[u == source for u in range(nodes)]]), [tf.shape(capacity)[0], 1])
+    inner = tf.gather(tf.gather(capacity, others, axis=1), others, axis=2)
+    to_sink = tf.gather(capacity[:, :, sink], others, axis=1)
+    excess = tf.gather(capacity[:, source, :], others, axis=1)
+    side = _preflow_cut(_Dense(), inner, to_sink, excess)
+    # Scatter back to all V nodes: the source True, the sink False.
+    position = {u: k for k, u in enumerate(others)}
+    columns = [
+        tf.fill([tf.shape(capacity)[0]], u == source) if u in (source, sink) else side[:, position[u]]
+        for u in range(nodes)
+    ]
+    return tf.stack(columns, axis=1)
 
 
 def grid_binary_cut(cost0, cost1, weight_down, weight_right):
     """Exact minimiser of a two-label grid energy, batched: returns `[B, n, m]` int32 labels in {0, 1}.
 
     Energy: `sum_p cost_{l_p}[p] + sum_{vertical p~q} weight_down [l_p != l_q]
-    + sum_{horizontal p~q} weight_right [l_p != l_q]`.
+    + sum_{horizontal p~q} weight_right [l_p != l_q]`. The minimum cut runs on the grid's own 4-neighbour
+    arcs (`[B, n, m, 4]`), not on a dense matrix; ties go to label 0.
 
     Args:
         cost0, cost1: `[B, n, m]` float, the cost of label 0 and of label 1 at each block.
@@ -104,37 +176,23 @@ def grid_binary_cut(cost0, cost1, weight_down, weight_right):
     """
     cost0 = tf.convert_to_tensor(cost0, tf.float32)
     cost1 = tf.convert_to_tensor(cost1, tf.float32)
-    batch = tf.shape(cost0)[0]
-    n, m = cost0.shape[1], cost0.shape[2]
-    count = n * m
-    # Only the difference of the two costs matters: put it on one terminal edge per block.
+    down = tf.convert_to_tensor(weight_down, tf.float32)
+    right = tf.convert_to_tensor(weight_right, tf.float32)
+    # Only the difference of the two costs matters: put it on one terminal arc per block.
     low = tf.minimum(cost0, cost1)
-    to_sink = tf.reshape(cost0 - low, [batch, count])  # cut when the block is on the source side (label 0)
-    from_source = tf.reshape(cost1 - low, [batch, count])  # cut when it is on the sink side (label 1)
-    pair = _grid_pair_weights(weight_down, weight_right, n, m)
-    capacity = tf.concat([pair, to_sink[:, :, None] * 0.0, to_sink[:, :, None]], axis=2)
-    source_row = tf.concat([from_source, tf.zeros([batch, 2])], axis=1)[:, None, :]
-    sink_row = tf.zeros([batch, 1, count + 2])
-    capacity = tf.concat([capacity, source_row, sink_row], axis=1)
-    source_side = min_cut(capacity, count, count + 1)[:, :count]
-    return tf.reshape(tf.cast(tf.logical_not(source_side), tf.int32), [batch, n, m])
-
-
-def _grid_pair_weights(weight_down, weight_right, n, m):
-    """The symmetric `[B, n*m, n*m]` matrix of 4-neighbour weights from the two edge grids."""
-    batch = tf.shape(weight_down)[0]
-    index = tf.reshape(tf.range(n * m), [n, m])
-    pairs = [(index[:-1, :], index[1:, :], weight_down), (index[:, :-1], index[:, 1:], weight_right)]
-    total = tf.zeros([batch, n * m, n * m])
-    for first, second, weight in pairs:
-        first, second = tf.reshape(first, [-1]), tf.reshape(second, [-1])
-        weight = tf.reshape(tf.convert_to_tensor(weight, tf.float32), [batch, -1])
-        if first.shape[0] == 0:
-            continue
-        outer = tf.one_hot(first, n * m)[:, :, None] * tf.one_hot(second, n * m)[:, None, :]
-        edges = tf.einsum("be,euv->buv", weight, outer)
-        total = total + edges + tf.linalg.matrix_transpose(edges)
-    return total
+    to_sink = cost0 - low  # cut when the block is on the source side (label 0)
+    from_source = cost1 - low  # cut when it is on the sink side (label 1)
+    arcs = tf.stack(
+        [
+            tf.pad(down, [[0, 0], [1, 0], [0, 0]]),
+            tf.pad(down, [[0, 0], [0, 1], [0, 0]]),
+            tf.pad(right, [[0, 0], [0, 0], [1, 0]]),
+            tf.pad(right, [[0, 0], [0, 0], [0, 1]]),
+        ],
+        axis=-1,
+    )
+    source_side = _preflow_cut(_Grid(), arcs, to_sink, from_source)
+    return tf.cast(tf.logical_not(source_side), tf.int32)
 
 
 def grid_energy(labels, unary, weight_down, weight_right, distance):
