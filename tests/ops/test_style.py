@@ -44,6 +44,11 @@ def test_feature_moments_match_numpy(maps):
     # Epsilon sits inside the square root: a flat channel has std sqrt(epsilon).
     _, flat_std = ops.feature_moments(np.ones([1, 3, 3, 2]), epsilon=0.25)
     np.testing.assert_allclose(flat_std, 0.5)
+    # unbiased: divided by H * W - 1, as torch.var; a single pixel has variance 0, not NaN.
+    _, unbiased_std = ops.feature_moments(content, epsilon=1e-5, unbiased=True)
+    np.testing.assert_allclose(unbiased_std, np.sqrt(content.var(axis=(1, 2), ddof=1) + 1e-5), rtol=1e-12)
+    _, one_pixel = ops.feature_moments(np.ones([2, 1, 1, 3]), epsilon=0.25, unbiased=True)
+    np.testing.assert_allclose(one_pixel, 0.5)
 
 
 def test_adain_matches_numpy_and_moves_statistics_to_the_style(maps):

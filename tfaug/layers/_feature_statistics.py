@@ -11,17 +11,14 @@ import tensorflow as tf
 from tfaug import random as tfr
 from tfaug import validation as v
 from tfaug.ops.dtypes import compute_dtype
+from tfaug.ops.style import feature_moments
 from tfaug.random import SeedGenerator
 
 
 def channel_moments(features, epsilon):
-    """Mean and standard deviation of each image's channels over height and width, shaped `[B, 1, 1, C]`.
-
-    The variance is the unbiased one (divided by `H * W - 1`, as PyTorch's `Tensor.var`, which the papers'
-    code uses), and `epsilon` is added inside the square root. One pixel (`H * W == 1`) has variance 0.
-    """
-    mean = tf.reduce_mean(features, axis=[1, 2], keepdims=True)
-    return mean, tf.sqrt(unbiased_variance(features, mean, axis=[1, 2]) + epsilon)
+    """`tfaug.ops.feature_moments(..., unbiased=True)` (as the papers' code) shaped `[B, 1, 1, C]`."""
+    mean, std = feature_moments(features, epsilon, unbiased=True)
+    return mean[:, None, None, :], std[:, None, None, :]
 
 
 def unbiased_variance(values, mean, axis):

@@ -20,22 +20,26 @@ def _features(features, name):
     return features
 
 
-def feature_moments(features, epsilon=EPSILON):
+def feature_moments(features, epsilon=EPSILON, unbiased=False):
     """Per-image, per-channel mean and standard deviation over height and width.
 
     Args:
         features: float `[B, H, W, C]`.
         epsilon: added to the variance inside the square root (keeps flat channels finite), default 1e-5.
+        unbiased: divide the summed squares by `H * W - 1` (PyTorch's `Tensor.var`, which the AdaIN, MixStyle
+            and DSU papers' code use; one pixel has variance 0) instead of `H * W` (default).
 
     Returns:
-        `(mean, std)`, each `[B, C]` in the features' dtype: `std = sqrt(var + epsilon)` with the population
-        variance (divided by `H * W`; the AdaIN paper's PyTorch code divides by `H * W - 1`).
+        `(mean, std)`, each `[B, C]` in the features' dtype: `std = sqrt(var + epsilon)`.
 
     Example:
         >>> mean, std = feature_moments(tf.random.normal([2, 8, 8, 16]))  # each [2, 16]
     """
     features = _features(features, "features")
     mean, variance = tf.nn.moments(features, axes=[1, 2])
+    if unbiased:
+        pixels = tf.cast(tf.shape(features)[1] * tf.shape(features)[2], features.dtype)
+        variance = variance * pixels / tf.maximum(pixels - 1, 1)
     return mean, tf.sqrt(variance + tf.cast(epsilon, features.dtype))
 
 
