@@ -17,17 +17,11 @@ def check_model(name, model):
         raise ValueError(f"`{name}` must be a keras.Model, got {type(model).__name__}: {model!r}.")
 
 
-def check_bool(name, value):
-    """ValueError unless `value` is True or False."""
-    if not isinstance(value, bool):
-        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
-
-
 def check_selection(threshold, soft, balance, from_logits):
     """Checks `recipes.pseudo_label`'s selection arguments; returns `threshold` as a float."""
     threshold = v.check_probability("threshold", threshold)
-    check_bool("soft", soft)
-    check_bool("from_logits", from_logits)
+    v.check_bool("soft", soft)
+    v.check_bool("from_logits", from_logits)
     if not (balance is None or balance == "auto" or (_is_int(balance) and balance >= 1)):
         raise ValueError(f"`balance` must be None, a positive int or 'auto', got {balance!r}.")
     return threshold
@@ -50,4 +44,4 @@ def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-__all__ = ["check_bool", "check_model", "check_selection", "images_only"]
+__all__ = ["check_model", "check_selection", "images_only"]

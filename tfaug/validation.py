@@ -17,6 +17,13 @@ def _is_number(value):
         return False
 
 
+def check_bool(name, value):
+    """`value` if it is True or False; a ValueError naming `name` otherwise (1 and 0 included)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
+    return value
+
+
 def check_probability(name, value):
     if not _is_number(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"`{name}` must be a finite number in [0, 1], got {value!r}.")

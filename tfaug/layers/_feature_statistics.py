@@ -41,9 +41,7 @@ class FeatureStatisticsLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.probability = v.check_probability("probability", probability)
         self.epsilon = v.check_positive("epsilon", epsilon)
-        if not isinstance(batchwise, bool):
-            raise ValueError(f"`batchwise` must be True or False, got {batchwise!r}.")
-        self.batchwise = batchwise
+        self.batchwise = v.check_bool("batchwise", batchwise)
         self.seed = seed
         self._seed_generator = SeedGenerator(seed)
         self.supports_jit = True

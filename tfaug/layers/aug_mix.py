@@ -76,9 +76,7 @@ class AugMix(PolicyLayer):
             v.check_int("depth", depth, low=1, high=MAX_DEPTH)
         self.depth = int(depth)
         self.alpha = v.check_positive("alpha", alpha)
-        if not isinstance(all_ops, bool):
-            raise ValueError(f"`all_ops` must be True or False, got {all_ops!r}.")
-        self.all_ops = all_ops
+        self.all_ops = v.check_bool("all_ops", all_ops)
         self.op_table = OPS + ENHANCE_OPS if all_ops else OPS
 
     # Its chains move pixels differently, so no one geometry of a mask or box fits the mixed image.

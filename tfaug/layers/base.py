@@ -61,9 +61,7 @@ class BaseAugmentation(keras.layers.Layer):
             bounding_box_format = box_ops.check_format(bounding_box_format)
         self.bounding_box_format = bounding_box_format
         self.num_classes = v.check_num_classes(num_classes)
-        if not isinstance(batchwise, bool):
-            raise ValueError(f"`batchwise` must be True or False, got {batchwise!r}.")
-        self.batchwise = batchwise
+        self.batchwise = v.check_bool("batchwise", batchwise)
         self.seed = seed
         self._seed_generator = SeedGenerator(seed)
         self.supports_jit = True

@@ -59,9 +59,7 @@ class RandConv(BaseAugmentation):
     def __init__(self, kernel_sizes=(1, 3, 5, 7), mix=True, probability=1.0, **kwargs):
         super().__init__(**kwargs)
         self.kernel_sizes = _check_kernel_sizes(kernel_sizes)
-        if not isinstance(mix, bool):
-            raise ValueError(f"`mix` must be True or False, got {mix!r}.")
-        self.mix = mix
+        self.mix = v.check_bool("mix", mix)
         self.probability = v.check_probability("probability", probability)
 
     def get_random_transformation(self, data, seed):
