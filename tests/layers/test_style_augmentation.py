@@ -1,4 +1,4 @@
-"""StyleAugmentation with a tiny encoder and decoder built here: AdaIN statistics, alpha, the two style sources."""
+"""StyleAugmentation with a tiny encoder and decoder built here: AdaIN statistics, strength, the two style sources."""
 
 import keras
 import numpy as np
@@ -39,13 +39,13 @@ def np_moments(x):
 
 
 def test_alpha_one_gives_the_partners_feature_statistics(nets, unit_photos):
-    layer = StyleAugmentation(*nets, alpha=(1.0, 1.0), value_range=(0, 1), seed=0)
+    layer = StyleAugmentation(*nets, strength=(1.0, 1.0), value_range=(0, 1), seed=0)
     transformation = layer.get_random_transformation({"images": unit_photos}, SEED)
     partner = transformation["partner"].numpy()
     assert sorted(partner) == [0, 1, 2, 3] and (partner != np.arange(4)).all()
     features = layer.encode(unit_photos)
     mean, std = layer.target_moments(features, transformation)
-    restyled = restyle_features(features, mean, std, transformation["alpha"]).numpy().astype(np.float64)
+    restyled = restyle_features(features, mean, std, transformation["strength"]).numpy().astype(np.float64)
     partner_mean, partner_std = np_moments(features.numpy().astype(np.float64)[partner])
     out_mean, out_std = np_moments(restyled)
     np.testing.assert_allclose(out_mean, partner_mean, atol=1e-5)
@@ -55,9 +55,9 @@ def test_alpha_one_gives_the_partners_feature_statistics(nets, unit_photos):
 def test_injected_parameters_match_a_numpy_adain_reference(nets, unit_photos):
     encoder, decoder = nets
     layer = StyleAugmentation(encoder, decoder, value_range=(0, 1), seed=0)
-    alpha = np.array([1.0, 0.5, 0.0, 0.25], np.float32)
+    strength = np.array([1.0, 0.5, 0.0, 0.25], np.float32)
     transformation = {
-        "alpha": tf.constant(alpha),
+        "strength": tf.constant(strength),
         "apply": tf.constant([True, True, True, False]),
         "partner": tf.constant([2, 0, 3, 1]),
     }
@@ -67,11 +67,11 @@ def test_injected_parameters_match_a_numpy_adain_reference(nets, unit_photos):
     adain = (f - mean[:, None, None]) / std[:, None, None] * std[[2, 0, 3, 1], None, None] + mean[
         [2, 0, 3, 1], None, None
     ]
-    mixed = alpha[:, None, None, None] * adain + (1 - alpha[:, None, None, None]) * f
+    mixed = strength[:, None, None, None] * adain + (1 - strength[:, None, None, None]) * f
     expected = np.clip(decoder(mixed.astype(np.float32)).numpy(), 0, 1)
     np.testing.assert_allclose(out[:3], expected[:3], atol=1e-5)
     np.testing.assert_array_equal(out[3], unit_photos[3])  # not applied: exactly the input
-    # alpha = 0 is decoder(encoder(x)), the autoencoder's reconstruction.
+    # strength = 0 is decoder(encoder(x)), the autoencoder's reconstruction.
     np.testing.assert_allclose(out[2], np.clip(decoder(encoder(unit_photos[2:3])).numpy()[0], 0, 1), atol=1e-6)
 
 
@@ -159,7 +159,7 @@ def test_same_seed_same_output_eagerly_in_graphs_and_under_xla(nets, small_photo
 
 
 def test_random_style_state_round_trips_through_a_keras_file(nets, small_photos, tmp_path):
-    layer = StyleAugmentation(*nets, style_source="random", alpha=(0.5, 1.0), seed=1)
+    layer = StyleAugmentation(*nets, style_source="random", strength=(0.5, 1.0), seed=1)
     layer.adapt(small_photos)
     inputs = keras.Input((24, 40, 3))
     model = keras.Model(inputs, layer(inputs))
@@ -188,9 +188,9 @@ def test_bad_models_and_arguments_are_refused_by_name(nets, small_photos):
         StyleAugmentation(lambda x: x, decoder)
     with pytest.raises(TypeError, match="`decoder` must be a Keras model or layer"):
         StyleAugmentation(encoder, None)
-    for alpha in [(-0.1, 1.0), (0.0, 1.5), (0.8, 0.2), 0.5, (0.0, float("nan"))]:
-        with pytest.raises(ValueError, match="`alpha`"):
-            StyleAugmentation(encoder, decoder, alpha=alpha)
+    for strength in [(-0.1, 1.0), (0.0, 1.5), (0.8, 0.2), 0.5, (0.0, float("nan"))]:
+        with pytest.raises(ValueError, match="`strength`"):
+            StyleAugmentation(encoder, decoder, strength=strength)
     with pytest.raises(ValueError, match="`style_source` must be one of"):
         StyleAugmentation(encoder, decoder, style_source="paintings")
     with pytest.raises(ValueError, match="`probability`"):

@@ -17,10 +17,10 @@ from tfaug.layers.base import BaseAugmentation
 STYLE_SOURCES = ("batch", "random")
 
 
-def restyle_features(features, mean, std, alpha):
-    """`alpha * AdaIN(features; mean, std) + (1 - alpha) * features`, `alpha` per image (`[B]`)."""
-    alpha = tf.cast(alpha, features.dtype)[:, None, None, None]
-    return alpha * ops.adain_from_moments(features, mean, std) + (1.0 - alpha) * features
+def restyle_features(features, mean, std, strength):
+    """`strength * AdaIN(features; mean, std) + (1 - strength) * features`, `strength` per image (`[B]`)."""
+    strength = tf.cast(strength, features.dtype)[:, None, None, None]
+    return strength * ops.adain_from_moments(features, mean, std) + (1.0 - strength) * features
 
 
 def style_vectors(features):
@@ -31,12 +31,12 @@ def style_vectors(features):
 
 @keras.saving.register_keras_serializable(package="tfaug")
 class StyleAugmentation(BaseAugmentation):
-    """Re-renders each image in another style: `decoder(alpha * AdaIN(f(x), style) + (1 - alpha) * f(x))`.
+    """Re-renders each image in another style: `decoder(s * AdaIN(f(x), style) + (1 - s) * f(x))`.
 
     `f` is `encoder` (for the published networks, VGG-19 up to relu4_1: `recipes.style.adain_encoder`) and
     `decoder` maps its features back to images (`recipes.style.adain_decoder`). Per image (one draw per batch
-    with `batchwise=True`): the style strength `alpha ~ U(alpha[0], alpha[1])`, and with probability
-    `1 - probability` the image is left exactly as it is. The target style is a pair of per-channel
+    with `batchwise=True`): the style strength `s ~ U(strength[0], strength[1])` (the AdaIN paper's alpha),
+    and with probability `1 - probability` the image is left exactly as it is. The target style is a pair of per-channel
     feature statistics (mean and standard deviation over the feature map):
 
     - `style_source="batch"`: those of a partner image of the same batch (a random cyclic permutation, so
@@ -52,13 +52,13 @@ class StyleAugmentation(BaseAugmentation):
     clipped to [0, 1] and mapped back to `value_range` and the input dtype (integers rounded half-to-even).
     The encoder and decoder are frozen here: the layer's weights are all non-trainable and no gradient flows
     through the augmentation. Labels, segmentation masks and bounding boxes pass through unchanged (no pixel
-    moves). `alpha` here is the AdaIN paper's content-style trade-off, not a Beta concentration.
+    moves).
 
     Args:
         encoder: a Keras model (or layer): float32 `[B, H, W, C]` images in [0, 1] -> one `[B, h, w, D]`
             feature map.
         decoder: a Keras model (or layer): `[B, h, w, D]` features -> `[B, H, W, C]` images in about [0, 1].
-        alpha: `(low, high)` range of the style strength, inside [0, 1]. Default `(0.0, 1.0)`.
+        strength: `(low, high)` range of the style strength, inside [0, 1]. Default `(0.0, 1.0)`.
         style_source: `"batch"` (default) or `"random"`.
         probability: chance that an image is restyled, in [0, 1]. Default 1.0.
         value_range, batchwise, seed, num_classes, bounding_box_format: as in `BaseAugmentation`.
@@ -68,7 +68,7 @@ class StyleAugmentation(BaseAugmentation):
 
     Raises:
         TypeError: for an `encoder` or `decoder` that is not a Keras layer.
-        ValueError: for `alpha` not a pair inside [0, 1] with low <= high, an unknown `style_source`,
+        ValueError: for `strength` not a pair inside [0, 1] with low <= high, an unknown `style_source`,
             `probability` outside [0, 1], an encoder whose output is not one 4-D feature map (at
             construction when the model says so, else at the first call), a decoder whose output shape is
             not the images' (at the first call), or (for `"random"`) an encoder whose number of output
@@ -76,7 +76,7 @@ class StyleAugmentation(BaseAugmentation):
 
     Example:
         >>> encoder, decoder = recipes.style.adain_encoder("imagenet"), recipes.style.adain_decoder(path)
-        >>> layer = StyleAugmentation(encoder, decoder, alpha=(0.5, 1.0), style_source="random", seed=0)
+        >>> layer = StyleAugmentation(encoder, decoder, strength=(0.5, 1.0), style_source="random", seed=0)
         >>> layer.adapt(paintings)                                  # style images in value_range
         >>> augmented = layer(images)
 
@@ -87,11 +87,11 @@ class StyleAugmentation(BaseAugmentation):
 
     uses_value_range = True
 
-    def __init__(self, encoder, decoder, alpha=(0.0, 1.0), style_source="batch", probability=1.0, **kwargs):
+    def __init__(self, encoder, decoder, strength=(0.0, 1.0), style_source="batch", probability=1.0, **kwargs):
         super().__init__(**kwargs)
         self.encoder = _model("encoder", encoder)
         self.decoder = _model("decoder", decoder)
-        self.alpha = v.check_range("alpha", alpha, 0.0, 1.0)
+        self.strength = v.check_range("strength", strength, 0.0, 1.0)
         self.style_source = v.check_choice("style_source", style_source, STYLE_SOURCES)
         self.probability = v.check_probability("probability", probability)
         channels = _output_channels(self.encoder)
@@ -127,11 +127,11 @@ class StyleAugmentation(BaseAugmentation):
 
     def get_random_transformation(self, data, seed):
         batch_size = tf.shape(data["images"])[0]
-        alpha_seed, apply_seed, style_seed = tf.unstack(tfr.split_seed(seed, 3))
+        strength_seed, apply_seed, style_seed = tf.unstack(tfr.split_seed(seed, 3))
         shape = [1] if self.batchwise else [batch_size]
-        alpha = tfr.uniform(alpha_seed, shape, *self.alpha)
+        strength = tfr.uniform(strength_seed, shape, *self.strength)
         apply = tfr.bernoulli(apply_seed, shape, self.probability)
-        transformation = {"alpha": _per_image(alpha, batch_size), "apply": _per_image(apply, batch_size)}
+        transformation = {"strength": _per_image(strength, batch_size), "apply": _per_image(apply, batch_size)}
         if self.style_source == "batch":
             partner = tfr.derangement(style_seed, batch_size)
             # An image alone in its batch has no other style to take: it stays as it is.
@@ -156,7 +156,7 @@ class StyleAugmentation(BaseAugmentation):
         unit = (tf.cast(images, tf.float32) - low) / (high - low)
         features = self.encode(unit)
         mean, std = self.target_moments(features, transformation)
-        restyled = restyle_features(features, mean, std, transformation["alpha"])
+        restyled = restyle_features(features, mean, std, transformation["strength"])
         decoded = self.decoder(restyled, training=False)
         _check_decoded(decoded, unit)
         out = tf.stop_gradient(low + tf.clip_by_value(tf.cast(decoded, tf.float32), 0.0, 1.0) * (high - low))
@@ -252,7 +252,7 @@ class StyleAugmentation(BaseAugmentation):
         config.update(
             encoder=_serialised(self.encoder),
             decoder=_serialised(self.decoder),
-            alpha=self.alpha,
+            strength=self.strength,
             style_source=self.style_source,
             probability=self.probability,
         )
