@@ -143,3 +143,36 @@ def test_shifted_digit_domains():
     np.testing.assert_allclose(blend[:, :8], patches[:, :8])  # |patch - 0| on the ground
     np.testing.assert_allclose(blend[:, 8:24, 12:20], 255.0 - patches[:, 8:24, 12:20])
     assert shifted_digits.patches(shifted_digits.STYLE_PHOTOS, 4, 16, rng).shape == (4, 16, 16, 3)
+
+
+def test_domain_shift_table_arguments_and_configurations():
+    script = _load_script(BENCHMARKS / "domain_shift.py")
+    domains = {"inverted": 0.1, "coloured": 0.2, "photo_blend": 0.3}
+    run = {"clean_error": 0.1, "mean_error": 0.3, "mce": None, "domains": domains, "shifted_accuracy": 0.2}
+    text = script.table({"few": {"none": [run, run]}}, seeds=(0, 1))
+    header = "| configuration | clean | corrupted | mCE | shifted (mean) | inverted | coloured | photo_blend |"
+    assert header in text
+    assert (
+        "| none | 90.0 ± 0.0 | 70.0 ± 0.0 | 100.0 ± 0.0 | 20.0 ± 0.0 | 10.0 ± 0.0 | 20.0 ± 0.0 | 30.0 ± 0.0 |" in text
+    )
+    args = script.parse_args(["--configs", "none,puzzle_mix", "--regimes", "few", "--seeds", "2"])
+    assert args.configs == ["none", "puzzle_mix"] and args.regimes == ["few"] and args.seeds == 2
+    with pytest.raises(SystemExit):
+        script.parse_args(["--configs", "stylized_test_domain"])
+    # No configuration trains on a corruption or on the photos of the test domains.
+    for factories, _, _ in script.CONFIGS.values():
+        for factory in factories:
+            if factory is not script._style_augmentation:
+                layer = factory(0, np.zeros([4, 32, 32, 3], np.float32))
+                assert not hasattr(layer, "corruption") and not hasattr(layer, "corruptions")
+
+
+@pytest.mark.slow
+def test_domain_shift_quick(tmp_path):
+    """The script end to end: none and RandConv, one seed, two epochs, the few-labels regime."""
+    script = _load_script(BENCHMARKS / "domain_shift.py")
+    script.main(["--quick", "--regimes", "few", "--out", str(tmp_path)])
+    runs = json.loads((tmp_path / "domain_shift_quick.json").read_text())["results"]["few"]
+    assert set(runs) == {"none", "rand_conv"}
+    assert set(runs["rand_conv"][0]["domains"]) == {"inverted", "coloured", "photo_blend"}
+    assert "| rand_conv |" in (tmp_path / "domain_shift_quick.md").read_text()
