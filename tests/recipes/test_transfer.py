@@ -88,12 +88,15 @@ def test_stage2_fine_tunes_convolutions_but_keeps_batchnorm_exactly(data):
 
 def test_backbone_call_stays_in_inference_mode_even_if_batchnorm_is_made_trainable(data):
     # The second safeguard alone: a literal training=False in `call` keeps the moving statistics.
+    # Seeded, with a small rate: with BatchNorm frozen, [0, 255] inputs reach the head unnormalised, and at
+    # lr 0.05 some initialisations (the global generator's state depends on the tests run before) diverge.
+    keras.utils.set_random_seed(0)
     model = transfer.build_classifier(small_backbone(), num_classes=3)
     model.unfreeze_backbone()
     for layer in batchnorm_layers(model):
         layer.trainable = True
     model.compile(
-        optimizer=transfer.fine_tuning_optimizer(model, lr=0.05, optimizer="sgd"),
+        optimizer=transfer.fine_tuning_optimizer(model, lr=0.001, optimizer="sgd"),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     stats = {v.path: v.numpy().copy() for layer in batchnorm_layers(model) for v in layer.non_trainable_weights}
