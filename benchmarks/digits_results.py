@@ -19,6 +19,10 @@ models, the augmented training pipeline and the training are `recipes.train`'s (
   contrast ops only (digits are neither flip- nor colour-invariant; solarize, invert, posterize and
   equalize change the strokes), filled with black, the digits' background. + RandAugment defaults: the 14
   paper ops at m9, grey fill, on the gray images as they are (colour is the identity on gray).
+- + MixUp (alpha 0.2); + ResizeMix, + SaliencyMix and Puzzle Mix (`recipes.PuzzleMix`, its defaults),
+  compared with CutMix; Manifold Mixup (`recipes.ManifoldMixup`: input, stage 1 or stage 2, alpha 2),
+  compared with MixUp; + RandConv, and MixStyle and DSU after stages 1 and 2 of the CNN, compared with the
+  baseline (`MODEL_CONFIGS`).
 - knowledge distillation (`recipes.Distiller`, its defaults alpha 0.1, T 10): a 15x larger CNN trained on
   the labeled images with the digits RandAugment teaches the small CNN, on the labeled images, or on all
   training images with alpha 0 (their labels unused). Compared with the small CNN trained alone with the
@@ -57,8 +61,11 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import tfaug  # noqa: E402
+from recipes import ManifoldMixup  # noqa: E402
+from recipes import PuzzleMix  # noqa: E402
 from recipes import TTAClassifier  # noqa: E402
 from recipes import data as recipe_data  # noqa: E402
+from recipes import models  # noqa: E402
 from recipes import train as recipe_train  # noqa: E402
 
 NUM_CLASSES = 10
@@ -98,6 +105,11 @@ METHODS = (
     "randaugment",
     "randaugment_default",
     "mixup_cutmix",
+    "mixup",
+    "resize_mix",
+    "saliency_mix",
+    "rand_conv",
+    "model",
     "distillation",
     "noisy_student",
     "tta",
@@ -144,6 +156,19 @@ AUGMENTATIONS = {
         num_ops=2, magnitude=RA_MAGNITUDE, ops=RA_DIGIT_OPS, fill_value=0, seed=seed
     ),
     "randaugment_default": lambda seed: tfaug.RandAugment(seed=seed),
+    "mixup": lambda seed: tfaug.MixUp(seed=seed),
+    "resize_mix": lambda seed: tfaug.ResizeMix(seed=seed),
+    "saliency_mix": lambda seed: tfaug.SaliencyMix(seed=seed),
+    "rand_conv": lambda seed: tfaug.RandConv(seed=seed),
+}
+#: Configurations that change the model or its training step (name -> (feature-layer factory or None,
+#: training wrapper or None)); MixStyle and DSU go after stages 1 and 2, Manifold Mixup mixes at the input,
+#: stage 1 or stage 2.
+MODEL_CONFIGS = {
+    "mix_style": (lambda seed: lambda stage: tfaug.MixStyle(seed=seed + stage), None),
+    "dsu": (lambda seed: lambda stage: tfaug.DSU(seed=seed + stage), None),
+    "puzzle_mix": (None, lambda model, seed: PuzzleMix(model, seed=seed)),
+    "manifold_mixup": (None, lambda model, seed: ManifoldMixup(model, layers=["stage1", "stage2"], seed=seed)),
 }
 
 
@@ -249,6 +274,19 @@ def _noisy_student(run):
     return extra["rounds"]
 
 
+def method_model(run):
+    """The small CNN with MixStyle or DSU inside, or trained by Puzzle Mix or Manifold Mixup."""
+    results = {}
+    for name, (feature, wrapper) in MODEL_CONFIGS.items():
+        keras.utils.set_random_seed(run.seed)
+        features = None if feature is None else feature(run.seed)
+        model = models.small_cnn(SHAPE, NUM_CLASSES, WIDTH, feature_augmentation=features)
+        trainer = model if wrapper is None else wrapper(model, run.seed)
+        recipe_train.fit_classifier(trainer, run.data, [], epochs=run.epochs, batch_size=BATCH_SIZE, seed=run.seed)
+        results[name] = run.accuracy(model)
+    return results
+
+
 def method_tta(run):
     results = {}
     for base in ("baseline", "randaugment"):
@@ -266,6 +304,11 @@ METHOD_FUNCTIONS = {
     "randaugment": _augmented("randaugment"),
     "randaugment_default": _augmented("randaugment_default"),
     "mixup_cutmix": _augmented("mixup_cutmix"),
+    "mixup": _augmented("mixup"),
+    "resize_mix": _augmented("resize_mix"),
+    "saliency_mix": _augmented("saliency_mix"),
+    "rand_conv": _augmented("rand_conv"),
+    "model": method_model,
     "distillation": method_distillation,
     "noisy_student": method_noisy_student,
     "tta": method_tta,
@@ -285,6 +328,14 @@ ROWS = (
         "baseline",
     ),
     ("randaugment_default", "+ RandAugment defaults (n2, m9, 14 ops, grey fill)", "baseline", "baseline"),
+    ("mixup", "+ MixUp (alpha 0.2)", "baseline", "baseline"),
+    ("resize_mix", "+ ResizeMix (side 0.1 to 0.8)", "cutmix", "CutMix"),
+    ("saliency_mix", "+ SaliencyMix (spectral-residual saliency, alpha 1)", "cutmix", "CutMix"),
+    ("puzzle_mix", "Puzzle Mix (recipes.PuzzleMix defaults)", "cutmix", "CutMix"),
+    ("manifold_mixup", "Manifold Mixup (input, stage 1 or 2; alpha 2)", "mixup", "MixUp"),
+    ("rand_conv", "+ RandConv (kernels 1 to 7, mixed)", "baseline", "baseline"),
+    ("mix_style", "MixStyle after stages 1 and 2 (p 0.5, alpha 0.1)", "baseline", "baseline"),
+    ("dsu", "DSU after stages 1 and 2 (p 0.5)", "baseline", "baseline"),
     ("teacher", "Wide CNN teacher + RandAugment digits (reference)", "randaugment", "small CNN + RA digits"),
     (
         "distill_labeled",
