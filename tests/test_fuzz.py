@@ -466,7 +466,15 @@ def run_in_modes(cls, inputs, case):
 # -- properties: inputs ----------------------------------------------------------------------------------------
 
 
-@layers
+# AugMix compiles its chains in every mode for each example: the slow profile runs it; its every-mode
+# equality runs by default in tests/test_conformance.py.
+@pytest.mark.parametrize(
+    "cls",
+    [
+        pytest.param(cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ == "AugMix" else [])
+        for cls in LAYERS
+    ],
+)
 def test_accepted_inputs_keep_the_contract_alike_in_every_mode(cls):
     @fuzz(cls, factor=0.5)
     @given(case=cases(cls))

@@ -48,7 +48,8 @@ def _geometric_part(layer, transformation):
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: tfaug.AutoAugment("imagenet", mask_fill_value=255, seed=2),
+        # AutoAugment runs the program engine the RandAugment case runs by default.
+        pytest.param(lambda: tfaug.AutoAugment("imagenet", mask_fill_value=255, seed=2), marks=pytest.mark.slow),
         lambda: tfaug.TrivialAugmentWide(mask_fill_value=255, seed=3),
         lambda: tfaug.RandAugment(num_ops=3, magnitude=9, interpolation="bilinear", mask_fill_value=255, seed=4),
     ],

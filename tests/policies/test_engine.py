@@ -93,7 +93,9 @@ def test_copies_need_the_deferred_result(small_photos):
         engine.apply_program(small_photos, program, settings._replace(copies=2))
 
 
-@pytest.mark.parametrize("all_ops, interpolation", [(True, "nearest"), (False, "bilinear")])
+@pytest.mark.parametrize(
+    "all_ops, interpolation", [(True, "nearest"), pytest.param(False, "bilinear", marks=pytest.mark.slow)]
+)
 def test_copies_give_the_tiled_program_with_stored_levels_or_bilinear(small_photos, all_ops, interpolation):
     # all_ops: colour and sharpness store new levels, so the copies are tiled; bilinear resamples current levels,
     # so shared copies are tiled before the geometry pass.
