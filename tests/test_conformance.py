@@ -490,6 +490,8 @@ def test_a_batch_of_one_passes_through_alike_in_every_execution_mode(cls, small_
         assert_same(other, eager)
 
 
+# A fit of a model with layers inside: the slow profile (the layers' modes are checked above).
+@pytest.mark.slow
 def test_model_with_erasing_layers_fits_on_a_mixing_pipeline(small_photos):
     # 17 images in batches of 4: the last batch holds one image, which the mixers must pass through.
     images = np.resize(small_photos, [17, 24, 40, 3])

@@ -179,6 +179,8 @@ def test_values_outside_value_range_raise_in_eager_mode():
         RandAugment(value_range=(0, 1), seed=0)(np.full((2, 8, 8, 3), 3.0, np.float32))
 
 
+# Traces the program for two image shapes: the slow profile.
+@pytest.mark.slow
 def test_gray_images_get_the_program_of_their_rgb_copy(small_photos):
     # PIL's mode "L": colour is the identity, and every other op acts on the one channel as it acts on each
     # channel of an RGB image whose channels are equal (its gray is that channel).

@@ -131,6 +131,8 @@ def test_without_adapt_augmenting_calls_update_a_running_estimate(nets, small_ph
     np.testing.assert_allclose(std, vectors.std(0), rtol=1e-3, atol=1e-6)
 
 
+# Compiles the networks in three modes: the slow profile (conformance checks seeds by default).
+@pytest.mark.slow
 def test_same_seed_same_output_eagerly_in_graphs_and_under_xla(nets, small_photos):
     images = tf.constant(small_photos[:, :8, :16])
     layers = [StyleAugmentation(*nets, style_source=source, seed=5) for source in ("batch", "random")]
