@@ -141,7 +141,12 @@ def _png_size(path):
 
 @pytest.mark.parametrize(
     "recipe, augment",
-    [("plain", "cutmix,cutout"), ("distill", "mixup_cutmix"), ("noisy-student", None)],
+    # The distill and noisy-student runs train two and three models (the recipes have their own tests): slow.
+    [
+        ("plain", "cutmix,cutout"),
+        pytest.param("distill", "mixup_cutmix", marks=pytest.mark.slow),
+        pytest.param("noisy-student", None, marks=pytest.mark.slow),
+    ],
 )
 def test_train_writes_every_output_with_sane_numbers(tmp_path, capsys, recipe, augment):
     out = tmp_path / "runs" / "digits"  # parent folders are created

@@ -313,7 +313,7 @@ def test_structures_round_trip(cls, batch):
         pytest.param(
             cls,
             id=cls.__name__,
-            marks=[pytest.mark.slow] if cls.__name__ in SAME_ENGINE | MODEL_LAYERS | {"AugMix"} else [],
+            marks=[pytest.mark.slow] if cls.__name__ in SAME_ENGINE | MODEL_LAYERS | {"AugMix", "RandAugment"} else [],
         )
         for cls in LAYERS
     ],
@@ -413,8 +413,9 @@ def test_same_draws_eagerly_in_graphs_in_tf_data_and_under_xla(cls, batch):
 # -- tf.data -------------------------------------------------------------------------------------------
 
 
-# AugMix's every-mode equality runs by default (above); its tf.data reproducibility in the slow profile.
-@layers_slow_for(SAME_ENGINE | MODEL_LAYERS | {"AugMix"})
+# AugMix's and RandAugment's every-mode equality runs by default (above); their tf.data reproducibility in the
+# slow profile (the mechanism is checked by default on the other layers).
+@layers_slow_for(SAME_ENGINE | MODEL_LAYERS | {"AugMix", "RandAugment"})
 def test_tf_data_map_after_batch_reproducible_with_enumerate(cls, batch):
     images, labels, masks = batch
     images, labels, masks = (np.concatenate([a, a[::-1]]) for a in (images, labels, masks))

@@ -466,12 +466,14 @@ def run_in_modes(cls, inputs, case):
 # -- properties: inputs ----------------------------------------------------------------------------------------
 
 
-# AugMix compiles its chains in every mode for each example: the slow profile runs it; its every-mode
-# equality runs by default in tests/test_conformance.py.
+# AugMix and AutoAugment compile their programs in every mode for each example: the slow profile runs them
+# (RandAugment runs the same program engine by default; AugMix's every-mode equality is in test_conformance.py).
 @pytest.mark.parametrize(
     "cls",
     [
-        pytest.param(cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ == "AugMix" else [])
+        pytest.param(
+            cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ in {"AugMix", "AutoAugment"} else []
+        )
         for cls in LAYERS
     ],
 )
