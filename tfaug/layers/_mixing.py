@@ -35,16 +35,6 @@ class MixingLayer(BaseAugmentation):
             return tfr.derangement(seed, batch_size)
         return ops.fixed_partner(batch_size, self.pairing)
 
-    def draw_shape(self, batch_size):
-        """Shape of per-image draws: `[B]`, or `[1]` (broadcast later) when `batchwise`."""
-        return [1] if self.batchwise else [batch_size]
-
-    def per_image(self, values, batch_size):
-        """Broadcasts a batchwise `[1, ...]` draw to `[B, ...]`; per-image draws pass through."""
-        if not self.batchwise:
-            return values
-        return tf.broadcast_to(values, tf.concat([[batch_size], tf.shape(values)[1:]], axis=0))
-
     def transform_labels(self, labels, transformation):
         return ops.mix_labels(labels, transformation["partner"], transformation["lambda"])
 

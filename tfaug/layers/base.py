@@ -141,6 +141,16 @@ class BaseAugmentation(keras.layers.Layer):
             out[BOXES] = self.transform_bounding_boxes(data[BOXES], transformation, shape[1], shape[2])
         return pack(out, structure)
 
+    def draw_shape(self, batch_size):
+        """Shape of per-image draws: `[B]`, or `[1]` (broadcast later by `per_image`) when `batchwise`."""
+        return [1] if self.batchwise else [batch_size]
+
+    def per_image(self, values, batch_size):
+        """Broadcasts a batchwise `[1, ...]` draw to `[B, ...]`; per-image draws pass through."""
+        if not self.batchwise:
+            return values
+        return tf.broadcast_to(values, tf.concat([[batch_size], tf.shape(values)[1:]], axis=0))
+
     def seed_for_index(self, index):
         """The `[2]` seed this layer uses for dataset element `index` (see `tfaug.data`)."""
         return self._seed_generator.for_index(index)

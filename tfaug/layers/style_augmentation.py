@@ -128,10 +128,10 @@ class StyleAugmentation(BaseAugmentation):
     def get_random_transformation(self, data, seed):
         batch_size = tf.shape(data["images"])[0]
         strength_seed, apply_seed, style_seed = tf.unstack(tfr.split_seed(seed, 3))
-        shape = [1] if self.batchwise else [batch_size]
+        shape = self.draw_shape(batch_size)
         strength = tfr.uniform(strength_seed, shape, *self.strength)
         apply = tfr.bernoulli(apply_seed, shape, self.probability)
-        transformation = {"strength": _per_image(strength, batch_size), "apply": _per_image(apply, batch_size)}
+        transformation = {"strength": self.per_image(strength, batch_size), "apply": self.per_image(apply, batch_size)}
         if self.style_source == "batch":
             partner = tfr.derangement(style_seed, batch_size)
             # An image alone in its batch has no other style to take: it stays as it is.
@@ -139,7 +139,7 @@ class StyleAugmentation(BaseAugmentation):
             transformation["partner"] = partner
         else:
             noise = tfr.normal(style_seed, shape + [int(self.style_mean.shape[0])])
-            transformation["style_noise"] = _per_image(noise, batch_size)
+            transformation["style_noise"] = self.per_image(noise, batch_size)
         return transformation
 
     # -- applying -----------------------------------------------------------------------------------------
@@ -298,11 +298,6 @@ def _check_decoded(decoded, images):
             f"StyleAugmentation: the `decoder` output shape {decoded.shape} differs from the images' shape "
             f"{images.shape}: the decoder must map the encoder's features back to images of the input size."
         )
-
-
-def _per_image(values, batch_size):
-    """A batchwise `[1, ...]` draw broadcast to `[B, ...]`; per-image draws pass through."""
-    return tf.broadcast_to(values, tf.concat([[batch_size], tf.shape(values)[1:]], axis=0))
 
 
 def _images_of(element):
