@@ -4,6 +4,8 @@ from recipes.data import info  # noqa: F401
 from recipes.data import load  # noqa: F401
 from recipes.data import unreadable_images  # noqa: F401
 from recipes.distillation import Distiller  # noqa: F401
+from recipes.layers import GeM  # noqa: F401
+from recipes.layers import L2Normalization  # noqa: F401
 from recipes.layers import StochasticDepth  # noqa: F401
 from recipes.losses import DistillationKL  # noqa: F401
 from recipes.manifold_mixup import ManifoldMixup  # noqa: F401
