@@ -32,6 +32,7 @@ import keras
 from recipes.fine_tuning import compile_feature_extraction
 from recipes.fine_tuning import compile_fine_tuning
 from recipes.fine_tuning import fine_tuning_optimizer
+from recipes.layers import GeM
 from tfaug import validation as v
 
 __all__ = [
@@ -42,6 +43,10 @@ __all__ = [
     "fine_tuning_optimizer",
     "fit_transfer",
 ]
+
+
+#: The global pooling of the backbone's features, by `pooling` name (each layer is named "pool").
+POOLINGS = {"avg": lambda: keras.layers.GlobalAveragePooling2D(name="pool"), "gem": lambda: GeM(name="pool")}
 
 
 def _application_names():
@@ -102,7 +107,7 @@ def _children(layer):
 
 @keras.saving.register_keras_serializable(package="recipes")
 class TransferClassifier(keras.Model):
-    """A backbone, optional augmentation in front, then global average pooling, dropout and a new Dense head.
+    """A backbone, optional augmentation in front, then global pooling, dropout and a new Dense head.
 
     The augmentation layers run only in training (`fit`, or a call with `training=True`); their randomness is
     their own (see each layer). The backbone always runs in inference mode, so its BatchNormalization uses
@@ -115,6 +120,8 @@ class TransferClassifier(keras.Model):
         dropout: dropout rate before the head, in [0, 1). Default 0.
         preprocessing: a keras.applications model name whose `preprocess_input` maps the images (pixels in
             [0, 255]) to what the backbone expects, after augmentation; or None (default) for no mapping.
+        pooling: "avg" (global average pooling, default) or "gem" (`recipes.layers.GeM`, learnable p
+            initialised to 3: p is a weight of the model outside the backbone, so it trains with the head).
 
     Inputs: images `[B, H, W, 3]` of any dtype; outputs: logits `[B, num_classes]` float32 (use a loss with
     `from_logits=True`).
@@ -123,8 +130,9 @@ class TransferClassifier(keras.Model):
         ValueError: for a bad argument (named).
     """
 
-    def __init__(self, backbone, num_classes, augment=None, dropout=0.0, preprocessing=None, **kwargs):
+    def __init__(self, backbone, num_classes, augment=None, dropout=0.0, preprocessing=None, pooling="avg", **kwargs):
         super().__init__(**kwargs)
+        self.pooling = v.check_choice("pooling", pooling, POOLINGS)
         if not isinstance(backbone, keras.Model):
             raise ValueError(f"`backbone` must be a keras.Model, got {type(backbone).__name__}.")
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
@@ -141,13 +149,14 @@ class TransferClassifier(keras.Model):
         self.num_classes = _check_int("num_classes", num_classes, 1)
         self.dropout = float(dropout)
         self.augment = augment
-        self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
+        self.pool = POOLINGS[pooling]()
         self.head_dropout = keras.layers.Dropout(self.dropout, name="head_dropout")
         self.head = keras.layers.Dense(self.num_classes, name="classifier_head")
 
     def build(self, input_shape):
         # Augmentation and preprocessing keep the shape; loading a saved model builds through here.
         features = self.backbone.compute_output_spec(keras.KerasTensor(input_shape)).shape
+        self.pool.build(features)
         self.head.build(self.pool.compute_output_shape(features))
 
     def call(self, inputs, training=None):
@@ -155,14 +164,17 @@ class TransferClassifier(keras.Model):
         if training:
             for layer in self.augment:
                 x = layer(x, training=True)
-        x = keras.ops.cast(x, self.compute_dtype)
+        x = self.head_dropout(self.features(x), training=training)
+        return self.head(x)
+
+    def features(self, inputs):
+        """The pooled backbone features `[B, C']` of images, the head's input before dropout (no augmentation)."""
+        x = keras.ops.cast(inputs, self.compute_dtype)
         if self._preprocess is not None:
             x = self._preprocess(x)
         # A literal False, not `training`: keeps BatchNormalization in inference mode in both stages.
         x = self.backbone(x, training=False)
-        x = self.pool(x)
-        x = self.head_dropout(x, training=training)
-        return self.head(x)
+        return self.pool(x)
 
     def freeze_backbone(self):
         """Stage 1: makes the whole backbone untrainable."""
@@ -208,6 +220,7 @@ class TransferClassifier(keras.Model):
             augment=[keras.saving.serialize_keras_object(layer) for layer in self.augment],
             dropout=self.dropout,
             preprocessing=self.preprocessing,
+            pooling=self.pooling,
         )
         return config
 
@@ -237,6 +250,7 @@ def build_classifier(
     dropout=0.0,
     augment=None,
     preprocessing="auto",
+    pooling="avg",
     name=None,
     **backbone_kwargs,
 ):
@@ -255,6 +269,7 @@ def build_classifier(
         augment: Keras layers (e.g. `[tfaug.RandAugment(seed=0)]`) applied to the images only in training.
         preprocessing: "auto" (default): the application's `preprocess_input` for a name, nothing for a model;
             None: nothing; or a keras.applications name. Inputs are then pixels in [0, 255].
+        pooling: "avg" (global average pooling, default) or "gem" (GeM pooling with a learnable p).
         name: the classifier's name. Default "transfer_classifier".
         **backbone_kwargs: more arguments of the application (e.g. `minimalistic=True`, `alpha=0.75`).
 
@@ -267,6 +282,7 @@ def build_classifier(
         RuntimeError: if the "imagenet" weights cannot be downloaded.
     """
     _check_int("num_classes", num_classes, 1)
+    v.check_choice("pooling", pooling, POOLINGS)
     if input_shape is not None:
         if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
             raise ValueError(f"`input_shape` must be a tuple (height, width, channels), got {input_shape!r}.")
@@ -322,6 +338,7 @@ def build_classifier(
         augment=augment,
         dropout=dropout,
         preprocessing=preprocessing,
+        pooling=pooling,
         name=name or "transfer_classifier",
     )
     model(keras.Input(shape=input_shape))

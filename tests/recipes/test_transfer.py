@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import tfaug
 from recipes import transfer
+from recipes.layers import GeM
 
 SHAPE = (32, 32, 3)
 
@@ -224,6 +225,34 @@ def test_save_and_load_round_trip_predicts_the_same(tmp_path, data):
         assert lr == pytest.approx(1e-4 if in_backbone else 1e-3), variable.path
 
 
+def test_gem_pooling_trains_p_with_the_head_and_survives_saving(tmp_path, data):
+    model = transfer.build_classifier(small_backbone(), num_classes=3, pooling="gem")
+    assert isinstance(model.pool, GeM) and model.get_config()["pooling"] == "gem"
+    transfer.compile_feature_extraction(model, lr=0.1, optimizer="sgd")
+    assert {v.path for v in model.trainable_variables} == {model.pool.p.path, *(v.path for v in model.head.weights)}
+    backbone = snapshot(model.backbone)
+
+    model.train_on_batch(data[0][:8], data[1][:8])
+
+    assert float(model.pool.p) != 3.0
+    for path, value in snapshot(model.backbone).items():
+        np.testing.assert_array_equal(value, backbone[path], err_msg=path)
+    # Stage 2 gives p the head's learning rate, not the backbone's.
+    model.unfreeze_backbone()
+    optimizer = transfer.fine_tuning_optimizer(model, lr=1e-3, backbone_lr_factor=0.1, optimizer="sgd")
+    optimizer_map = keras.optimizers.OptimizerMap.from_config(optimizer.get_config()["optimizer_map"]["config"])
+    rate = lambda variable: float(keras.ops.convert_to_numpy(optimizer_map(variable).learning_rate))
+    assert rate(model.pool.p) == pytest.approx(1e-3)
+    assert rate(model.backbone.get_layer("conv1").kernel) == pytest.approx(1e-4)
+    path = str(tmp_path / "gem_classifier.keras")
+    model.save(path)
+
+    loaded = keras.models.load_model(path)
+
+    assert loaded.pooling == "gem" and float(loaded.pool.p) == float(model.pool.p)
+    np.testing.assert_allclose(loaded.predict(data[0], verbose=0), model.predict(data[0], verbose=0), rtol=1e-6)
+
+
 def test_augmentation_and_preprocessing_apply_where_documented(data):
     images = data[0][:4]
     model = transfer.build_classifier(small_backbone(), num_classes=3, augment=rand_augment())
@@ -359,6 +388,7 @@ def dense_backbone():
         (dict(input_shape=(32, 32)), "`input_shape`"),
         (dict(preprocessing="NoSuchNet"), "`preprocessing`"),
         (dict(alpha=0.5), "backbone"),  # application arguments need an application
+        (dict(pooling="max"), "`pooling`.*max"),
     ],
 )
 def test_build_classifier_rejects_bad_arguments(kwargs, match):
