@@ -7,7 +7,9 @@ from recipes.distillation import Distiller  # noqa: F401
 from recipes.layers import GeM  # noqa: F401
 from recipes.layers import L2Normalization  # noqa: F401
 from recipes.layers import StochasticDepth  # noqa: F401
+from recipes.losses import ClassBalancedLoss  # noqa: F401
 from recipes.losses import DistillationKL  # noqa: F401
+from recipes.losses import LDAMLoss  # noqa: F401
 from recipes.manifold_mixup import ManifoldMixup  # noqa: F401
 from recipes.manifold_mixup import Mixing  # noqa: F401
 from recipes.noisy_student import PseudoLabels  # noqa: F401
@@ -17,6 +19,8 @@ from recipes.noisy_student import run_noisy_student  # noqa: F401
 from recipes.puzzle_mix import PuzzleMix  # noqa: F401
 from recipes.puzzle_mix import StepTimes  # noqa: F401
 from recipes.puzzle_mix import step_overhead  # noqa: F401
+from recipes.reweighting import DeferredReweighting  # noqa: F401
+from recipes.reweighting import class_balanced_weights  # noqa: F401
 from recipes.robustness import CorruptedDataset  # noqa: F401
 from recipes.robustness import corruption_errors  # noqa: F401
 from recipes.style import ReflectionPadding2D  # noqa: F401
