@@ -4,6 +4,7 @@ from recipes.data import info  # noqa: F401
 from recipes.data import load  # noqa: F401
 from recipes.data import unreadable_images  # noqa: F401
 from recipes.distillation import Distiller  # noqa: F401
+from recipes.feature_normalization import FeatureNormalizer  # noqa: F401
 from recipes.layers import GeM  # noqa: F401
 from recipes.layers import L2Normalization  # noqa: F401
 from recipes.layers import StochasticDepth  # noqa: F401
@@ -12,6 +13,8 @@ from recipes.losses import DistillationKL  # noqa: F401
 from recipes.losses import LDAMLoss  # noqa: F401
 from recipes.manifold_mixup import ManifoldMixup  # noqa: F401
 from recipes.manifold_mixup import Mixing  # noqa: F401
+from recipes.neighbors import NearestMeanClassifier  # noqa: F401
+from recipes.neighbors import NearestNeighborClassifier  # noqa: F401
 from recipes.noisy_student import PseudoLabels  # noqa: F401
 from recipes.noisy_student import RoundRecord  # noqa: F401
 from recipes.noisy_student import pseudo_label  # noqa: F401
