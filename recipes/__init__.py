@@ -3,6 +3,11 @@ from recipes.data import few_labels  # noqa: F401
 from recipes.data import info  # noqa: F401
 from recipes.data import load  # noqa: F401
 from recipes.data import unreadable_images  # noqa: F401
+from recipes.decoupling import choose_tau  # noqa: F401
+from recipes.decoupling import classifier_head  # noqa: F401
+from recipes.decoupling import feature_extractor  # noqa: F401
+from recipes.decoupling import retrain_classifier  # noqa: F401
+from recipes.decoupling import tau_normalize  # noqa: F401
 from recipes.distillation import Distiller  # noqa: F401
 from recipes.feature_normalization import FeatureNormalizer  # noqa: F401
 from recipes.layers import GeM  # noqa: F401
@@ -26,6 +31,9 @@ from recipes.reweighting import DeferredReweighting  # noqa: F401
 from recipes.reweighting import class_balanced_weights  # noqa: F401
 from recipes.robustness import CorruptedDataset  # noqa: F401
 from recipes.robustness import corruption_errors  # noqa: F401
+from recipes.sampling import count_classes  # noqa: F401
+from recipes.sampling import resample  # noqa: F401
+from recipes.sampling import sampling_probabilities  # noqa: F401
 from recipes.style import ReflectionPadding2D  # noqa: F401
 from recipes.style import adain_decoder  # noqa: F401
 from recipes.style import adain_encoder  # noqa: F401

@@ -73,7 +73,7 @@ def _check_int(name, value, low):
     return int(value)
 
 
-def _all_layers(layer):
+def all_layers(layer):
     """Every layer nested in `layer` (itself left out), each once, depth first.
 
     Keras has no public recursive walk. A `keras.Model` lists its direct layers in `.layers` (a nested model
@@ -196,7 +196,7 @@ class TransferClassifier(keras.Model):
         self.backbone.trainable = True
         for index, layer in enumerate(self.backbone.layers):
             layer.trainable = index >= start
-        for layer in _all_layers(self.backbone):
+        for layer in all_layers(self.backbone):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
         return [layer.name for layer in self.backbone.layers if layer.trainable]

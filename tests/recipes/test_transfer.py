@@ -328,7 +328,7 @@ def nested_backbone():
 
 def test_batchnorm_nested_in_a_sub_model_and_a_custom_block_stays_frozen(data):
     model = transfer.build_classifier(nested_backbone(), num_classes=3)
-    walked = transfer._all_layers(model.backbone)
+    walked = transfer.all_layers(model.backbone)
     nested = [layer for layer in walked if isinstance(layer, keras.layers.BatchNormalization)]
     assert sorted(layer.name for layer in nested) == ["block_bn", "stage_bn", "top_bn"]
     before = snapshot(model.backbone)
