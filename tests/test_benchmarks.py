@@ -176,3 +176,45 @@ def test_domain_shift_quick(tmp_path):
     assert set(runs) == {"none", "rand_conv"}
     assert set(runs["rand_conv"][0]["domains"]) == {"inverted", "coloured", "photo_blend"}
     assert "| rand_conv |" in (tmp_path / "domain_shift_quick.md").read_text()
+
+
+def test_long_tail_splits_groups_and_tables():
+    script = _load_script(BENCHMARKS / "long_tail.py")
+    np.testing.assert_array_equal(script.long_tailed_counts(100, n_max=130), [130, 77, 46, 28, 16, 10, 6, 3, 2, 1])
+    assert script.long_tailed_counts(10, n_max=130)[[0, -1]].tolist() == [130, 13]
+    y_train = np.repeat(np.arange(10), 150)
+    train, val, counts = script.long_tailed_split(y_train, 100, seed=0)
+    assert sorted(counts) == sorted(script.long_tailed_counts(100)) and not set(train) & set(val)
+    np.testing.assert_array_equal(np.bincount(y_train[train], minlength=10), counts)
+    np.testing.assert_array_equal(np.bincount(y_train[val], minlength=10), [script.VAL_PER_CLASS] * 10)
+    again = script.long_tailed_split(y_train, 100, seed=0)
+    np.testing.assert_array_equal(again[0], train)
+    assert not np.array_equal(script.long_tailed_split(y_train, 100, seed=1)[2], counts)  # a new class order
+    # Groups by training frequency: right on the three most frequent classes, wrong on the rest.
+    y_test = np.repeat(np.arange(10), 4)
+    ranked = np.argsort(-counts, kind="stable")
+    predictions = np.where(np.isin(y_test, ranked[:3]), y_test, (y_test + 1) % 10)
+    result = script.group_accuracies(predictions, y_test, counts)
+    assert result == {"overall": 0.3, "many": 1.0, "medium": 0.0, "few": 0.0}
+    runs = [{m: dict(result, tau=0.5) for m in ("ce", "tau_norm")}] * 2
+    text = script.long_tail_table({"100": {"none": runs}}, seeds=(0, 1))
+    assert "| CE | none | 30.0 ± 0.0 | 100.0 ± 0.0 | 0.0 ± 0.0 | 0.0 ± 0.0 |" in text
+    assert "| tau-norm (tau 0.5, 0.5) | none |" in text
+    args = script.parse_args(["--ratios", "10", "--parts", "long_tail", "--seeds", "2"])
+    assert args.ratios == [10.0] and args.parts == ["long_tail"] and args.seeds == 2
+    with pytest.raises(SystemExit):
+        script.parse_args(["--ratios", "0.5"])
+
+
+@pytest.mark.slow
+def test_long_tail_quick(tmp_path):
+    """The script end to end: every method and the few-shot part, one seed, a few steps, no augmentation."""
+    script = _load_script(BENCHMARKS / "long_tail.py")
+    script.EPISODES, script.PROBE_STEPS, script.CRT_STEPS = 2, 5, 5
+    report = script.main(["--quick", "--ratios", "100", "--augments", "none", "--out", str(tmp_path)])
+    (run,) = report["long_tail"]["100"]["none"]
+    assert set(run) == set(script.METHODS)
+    assert all(0.0 <= run[m][g] <= 1.0 for m in script.METHODS for g in ("overall", "many", "medium", "few"))
+    (shots,) = report["few_shot"]["none"]
+    assert set(shots) == {f"{c}_{s}" for c in ("nn", "ncm", "linear") for s in script.SHOTS}
+    assert "| LDAM-DRW | none |" in (tmp_path / "long_tail_quick.md").read_text()
