@@ -1,4 +1,4 @@
-"""Throughput of tfaug's layers against Keras core and KerasCV, measured in one run.
+"""Throughput of tfaug's layers against Keras core, KerasCV and keras-aug, measured in one run.
 
 Every case runs inside `tf.function` on the same float32 batch (default 64 x 224 x 224 x 3, values in
 [0, 255], one-hot labels for the mixing layers). Cases are timed round-robin (one call of each case per
@@ -12,9 +12,12 @@ the table quotes the median of the runs.
     python benchmarks/throughput.py --only tfaug --rounds 5 --batch 8 --size 64   # quick smoke run
     python benchmarks/throughput.py --cases cutmix mixup                         # matching cases only
 
-KerasCV is an optional benchmark extra (`pip install -e ".[bench]"`); its rows are skipped when it is
-not installed. Keras core's and KerasCV's layers draw their parameters with ops that XLA cannot compile
-(for example the gamma sampler), so under `--jit` their rows report the error instead of a time.
+KerasCV and keras-aug are optional benchmark extras (`pip install -e ".[bench]"`); their rows report
+"unavailable" when they are not installed. keras-aug's layers take floats in [0, 1] and sparse labels with
+`num_classes`: its rows include converting the batch (one elementwise pass, about 1 in the passes column)
+and the labels, as a user with 0..255 images would. Keras core's and KerasCV's layers draw their
+parameters with ops that XLA cannot compile (for example the gamma sampler), so under `--jit` their rows
+report the error instead of a time.
 Keras core's AugMix picks its op chains in Python when traced, so a traced function times one arbitrary
 draw of them: its row is the mean over 8 traced draws (`_frozen_draws`).
 """
@@ -52,6 +55,13 @@ def _tfaug_mixing(layer):
 
 def _images_only(layer):
     return lambda images, labels: layer(images)
+
+
+def _unit_range(layer, mixing=False):
+    """Calls a keras-aug layer on the batch scaled to [0, 1] (and sparse labels for its mixing layers)."""
+    if mixing:
+        return lambda images, labels: layer({"images": images / 255.0, "labels": tf.argmax(labels, -1)})["images"]
+    return lambda images, labels: layer(images / 255.0)
 
 
 def _frozen_draws(make_layer, draws):
@@ -119,6 +129,11 @@ def cases(only=None):
             "keras_cv RandAugment",
             lambda: _images_only(_keras_cv().layers.RandAugment(value_range=(0, 255), seed=0)),
         ),
+        ("keras_aug", "keras_aug CutMix", lambda: _unit_range(_keras_aug().CutMix(num_classes=NUM_CLASSES), True)),
+        ("keras_aug", "keras_aug MixUp", lambda: _unit_range(_keras_aug().MixUp(num_classes=NUM_CLASSES), True)),
+        ("keras_aug", "keras_aug RandomErasing (p=1)", lambda: _unit_range(_keras_aug().RandomErasing(p=1.0))),
+        ("keras_aug", "keras_aug RandAugment(2, 9)", lambda: _unit_range(_keras_aug().RandAugment())),
+        ("keras_aug", "keras_aug TrivialAugmentWide", lambda: _unit_range(_keras_aug().TrivialAugmentWide())),
     ]
     built = []
     for group, name, make in table:
@@ -135,6 +150,12 @@ def _keras_cv():
     import keras_cv
 
     return keras_cv
+
+
+def _keras_aug():
+    from keras_aug.layers import vision
+
+    return vision
 
 
 def _sync(output):
@@ -188,7 +209,7 @@ def build_parser(prog=None):
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls per case first (default 3)")
     parser.add_argument("--runs", type=int, default=1, help="repeat the whole measurement; quote medians")
     parser.add_argument("--jit", action="store_true", help="tf.function(jit_compile=True) for every case")
-    parser.add_argument("--only", nargs="*", choices=["tfaug", "keras", "keras_cv"], help="groups to run")
+    parser.add_argument("--only", nargs="*", choices=["tfaug", "keras", "keras_cv", "keras_aug"], help="groups to run")
     parser.add_argument(
         "--cases", nargs="+", metavar="TEXT", help="only cases whose name contains one of these (any case)"
     )
