@@ -27,6 +27,9 @@ from recipes.noisy_student import run_noisy_student  # noqa: F401
 from recipes.puzzle_mix import PuzzleMix  # noqa: F401
 from recipes.puzzle_mix import StepTimes  # noqa: F401
 from recipes.puzzle_mix import step_overhead  # noqa: F401
+from recipes.randaugment_search import RandAugmentSearchResult  # noqa: F401
+from recipes.randaugment_search import grid_search  # noqa: F401
+from recipes.randaugment_search import search_randaugment  # noqa: F401
 from recipes.reweighting import DeferredReweighting  # noqa: F401
 from recipes.reweighting import class_balanced_weights  # noqa: F401
 from recipes.robustness import CorruptedDataset  # noqa: F401
