@@ -218,3 +218,21 @@ def test_long_tail_quick(tmp_path):
     (shots,) = report["few_shot"]["none"]
     assert set(shots) == {f"{c}_{s}" for c in ("nn", "ncm", "linear") for s in script.SHOTS}
     assert "| LDAM-DRW | none |" in (tmp_path / "long_tail_quick.md").read_text()
+
+
+def test_randaugment_search_arguments_and_mean_over_seeds():
+    from recipes import RandAugmentSearchResult
+
+    script = _load_script(BENCHMARKS / "randaugment_search.py")
+    args = script.parse_args(["--num-ops", "1,2", "--magnitudes", "3,4.5", "--seeds", "2", "--tuner", "keras_tuner"])
+    assert (args.num_ops, args.magnitudes, args.seeds, args.tuner) == ((1, 2), (3, 4.5), 2, "keras_tuner")
+    default = script.parse_args([])
+    assert (default.num_ops, default.magnitudes, default.tuner) == ((1, 2, 3), (3, 5, 7, 9), None)
+    assert default.epochs == script.digits_results.EPOCHS
+    # Seed 0 alone prefers (1, 3), seed 1 (2, 3); the mean picks (2, 3).
+    grid = ((1, 2), (3,))
+    seed0 = RandAugmentSearchResult(*grid, {(1, 3): 0.9, (2, 3): 0.8}, (1, 3))
+    seed1 = RandAugmentSearchResult(*grid, {(1, 3): 0.5, (2, 3): 0.7}, (2, 3))
+    mean = script.combine([seed0, seed1])
+    assert mean.best == (2, 3) and mean.scores[(1, 3)] == pytest.approx(0.7)
+    assert "| 1 | 70.0 ± 28.3 |" in script.spread_table([seed0, seed1])
