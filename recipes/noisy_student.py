@@ -6,6 +6,8 @@
 - `run_noisy_student(make_model, labeled_ds, unlabeled_ds, ...)` is the whole loop: train a teacher on the
   labeled data (or take a trained one), then for each round pseudo-label, train a noised student on labeled
   + pseudo-labeled data, and make the student the next teacher.
+- `self_train(make_model, labeled_ds, unlabeled_ds, label, ...)` is that loop with the labelling step as an
+  argument (`recipes.run_data_distillation` labels with an ensemble of views instead).
 
     >>> labeled, unlabeled = recipes.few_labels("digits", labeled_fraction=0.1, channels=3)
     >>> records = run_noisy_student(make_model, labeled, unlabeled, rounds=3, epochs=30, teacher_epochs=100)
@@ -132,6 +134,84 @@ def run_noisy_student(
             `keras.Model`, `teacher` not a `keras.Model` or given with `teacher_epochs`, or mismatched
             datasets; see also `pseudo_label`.
     """
+    checks.check_selection(threshold, soft, balance, from_logits)
+    labeling_batch = max(v.check_int("batch_size", batch_size, low=1), 256)
+
+    def label(model, unlabeled):
+        return pseudo_label(
+            model,
+            unlabeled,
+            threshold=threshold,
+            soft=soft,
+            balance=balance,
+            from_logits=from_logits,
+            batch_size=labeling_batch,
+        )
+
+    return self_train(
+        make_model,
+        labeled_ds,
+        unlabeled_ds,
+        label,
+        rounds=rounds,
+        unlabeled_ratio=unlabeled_ratio,
+        noise=noise,
+        epochs=epochs,
+        batch_size=batch_size,
+        from_logits=from_logits,
+        optimizer=optimizer,
+        metrics=metrics,
+        validation_data=validation_data,
+        strategy=strategy,
+        seed=seed,
+        verbose=verbose,
+        teacher_epochs=teacher_epochs,
+        teacher=teacher,
+    )
+
+
+def self_train(
+    make_model,
+    labeled_ds,
+    unlabeled_ds,
+    label,
+    *,
+    rounds=2,
+    unlabeled_ratio=1.0,
+    noise="rand-n2-m9",
+    epochs=10,
+    batch_size=64,
+    from_logits=False,
+    optimizer="adam",
+    metrics=("accuracy",),
+    validation_data=None,
+    strategy=None,
+    seed=0,
+    verbose=0,
+    teacher_epochs=None,
+    teacher=None,
+):
+    """The self-training loop of `run_noisy_student`, with the labelling step given as `label`.
+
+    Round 0 trains (or takes) the teacher; round r >= 1 calls `label(previous_model, unlabeled_ds)` and
+    trains a fresh `make_model(r)` on the labeled examples and the newly labelled ones, exactly as `run_noisy_student`
+    does with `pseudo_label` (`recipes.run_data_distillation` passes `distill_labels`, its ensemble of
+    views). Loss weights, noise, optimizer cloning and validation are `run_noisy_student`'s.
+
+    Args:
+        label: callable `(model, unlabeled_ds) -> PseudoLabels`: labels the unlabeled images with the
+            previous round's model (its labels' width must match the students' classes).
+        everything else: as `run_noisy_student`.
+
+    Returns:
+        a list of `rounds + 1` `RoundRecord`s: the teacher, then each round's student.
+
+    Raises:
+        ValueError: as `run_noisy_student` (but for the selection arguments, which `label` owns), or a
+            `label` that is not callable.
+    """
+    if not callable(label):
+        raise ValueError(f"`label` must be a callable (model, unlabeled_ds) -> PseudoLabels, got {label!r}.")
     if not callable(make_model):
         raise ValueError(f"`make_model` must be a callable round_index -> keras.Model, got {make_model!r}.")
     rounds = v.check_int("rounds", rounds, low=0)
@@ -146,7 +226,6 @@ def run_noisy_student(
             )
     teacher_epochs = epochs if teacher_epochs is None else v.check_int("teacher_epochs", teacher_epochs, low=1)
     batch_size = v.check_int("batch_size", batch_size, low=1)
-    checks.check_selection(threshold, soft, balance, from_logits)
     labeled = _images_labels(labeled_ds)
     image_spec = checks.images_only(unlabeled_ds).element_spec
     if labeled.element_spec[0].dtype != image_spec.dtype:
@@ -161,15 +240,7 @@ def run_noisy_student(
         records.append(RoundRecord(0, teacher, {}, None))
     for r in range(len(records), rounds + 1):
         if r > 0:
-            pseudo = pseudo_label(
-                records[-1].model,
-                unlabeled_ds,
-                threshold=threshold,
-                soft=soft,
-                balance=balance,
-                from_logits=from_logits,
-                batch_size=max(batch_size, 256),
-            )
+            pseudo = label(records[-1].model, unlabeled_ds)
         with strategy.scope():
             model = make_model(r)
             num_classes = _num_classes(model, r)
@@ -277,4 +348,4 @@ def _num_classes(model, round_index):
     return int(shape[-1])
 
 
-__all__ = ["PseudoLabels", "RoundRecord", "pseudo_label", "run_noisy_student"]
+__all__ = ["PseudoLabels", "RoundRecord", "pseudo_label", "run_noisy_student", "self_train"]

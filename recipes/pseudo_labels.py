@@ -2,7 +2,8 @@
 
 `pseudo_label(teacher, unlabeled_ds, ...)` runs the teacher clean (no input noise) and in inference mode
 over images, keeps the confident ones and returns them with soft or hard labels (`PseudoLabels`), balanced
-per class if asked. `recipes.noisy_student.run_noisy_student` calls it once a round.
+per class if asked. `recipes.noisy_student.run_noisy_student` calls it once a round. `select` applies the
+same selection to probabilities computed another way (`recipes.data_distillation`'s ensemble of views).
 
     >>> result = pseudo_label(teacher, unlabeled, threshold=0.3, balance="auto")
     >>> result.summary["kept"], result.dataset().batch(64)
@@ -82,6 +83,40 @@ def pseudo_label(teacher, unlabeled_ds, *, threshold=0.3, soft=True, balance=Non
     threshold = checks.check_selection(threshold, soft, balance, from_logits)
     batch_size = v.check_int("batch_size", batch_size, low=1)
     images, probs = _predict(teacher, checks.images_only(unlabeled_ds), batch_size, from_logits)
+    return _select(images, probs, threshold, soft, balance)
+
+
+def select(images, probabilities, *, threshold=0.3, soft=True, balance=None):
+    """`pseudo_label`'s selection on given class probabilities: threshold, argmax class, optional balancing.
+
+    For probabilities computed another way (an ensemble of models or of views, as
+    `recipes.data_distillation.distill_labels` does) with the same rules as `pseudo_label`.
+
+    Args:
+        images: array `[n, H, W, C]` (or any `[n, ...]` array), the images the probabilities belong to.
+        probabilities: array `[n, classes]` of class probabilities (rows summing to 1).
+        threshold, soft, balance: as `pseudo_label`. Defaults 0.3, True, None.
+
+    Returns:
+        `PseudoLabels`, as `pseudo_label` returns them.
+
+    Raises:
+        ValueError: malformed `threshold`, `soft` or `balance`; `probabilities` not `[n, classes]` with one
+            row per image, or rows that are not probabilities (negative, non-finite, not summing to 1).
+    """
+    threshold = checks.check_selection(threshold, soft, balance, False)
+    images, probs = np.asarray(images), np.asarray(probabilities, dtype=np.float32)
+    if probs.ndim != 2 or len(probs) != len(images):
+        raise ValueError(
+            f"`probabilities` must be [n, classes] with one row per image, got shape {probs.shape} for "
+            f"{len(images)} images."
+        )
+    if probs.size and not (np.all(np.isfinite(probs)) and probs.min() >= -1e-6 and _sums_to_one(probs)):
+        raise ValueError("`probabilities` must be finite, non-negative and each row must sum to 1.")
+    return _select(images, probs, threshold, soft, balance)
+
+
+def _select(images, probs, threshold, soft, balance):
     confidence, classes = probs.max(axis=1), probs.argmax(axis=1)
     num_classes = probs.shape[1]
     kept = np.flatnonzero(confidence >= threshold)
@@ -113,12 +148,16 @@ def _predict(teacher, images_ds, batch_size, from_logits):
     if from_logits:
         out = np.exp(out - out.max(axis=1, keepdims=True))
         out /= out.sum(axis=1, keepdims=True)
-    elif out.min() < -1e-6 or np.abs(out.sum(axis=1) - 1).max() > 1e-3:
+    elif out.min() < -1e-6 or not _sums_to_one(out):
         raise ValueError(
             "`teacher` outputs are not probabilities (negative or rows not summing to 1); "
             "pass `from_logits=True` for a teacher that outputs logits."
         )
     return images, out.astype(np.float32)
+
+
+def _sums_to_one(probs):
+    return np.abs(probs.sum(axis=1, dtype=np.float64) - 1).max() <= 1e-3
 
 
 def _balance(kept, classes, confidence, num_classes, k):
@@ -132,4 +171,4 @@ def _balance(kept, classes, confidence, num_classes, k):
     return np.concatenate(chosen) if chosen else kept[:0]
 
 
-__all__ = ["PseudoLabels", "pseudo_label"]
+__all__ = ["PseudoLabels", "pseudo_label", "select"]

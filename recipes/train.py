@@ -20,8 +20,9 @@ PIL's mode "L"). Labels are one-hot, so mixing layers apply.
     >>> metrics["test"]["accuracy"]
 
 The parts are public for scripts that compose their own runs (benchmarks/digits_results.py):
-`small_cnn` / `wide_cnn`, `pipeline` (the augmented training batches), `fit_classifier`, `fit_student`,
-`evaluate`, and `RECIPES`, the recipes by name.
+`small_cnn` / `wide_cnn`, `pipeline` (the augmented training batches), `input_noise` (the same augmentation
+on images alone, for the self-training loops), `fit_classifier`, `fit_student`, `evaluate`, and `RECIPES`,
+the recipes by name.
 
 Written into `out`: `metrics.json` (settings, per-epoch history, test accuracy and loss), `model.keras`
 (the small CNN: the student for the distill and noisy-student recipes), `curves.png` (loss and accuracy
@@ -158,8 +159,12 @@ def augmenter(layers):
     return augment
 
 
-def _noise(layers):
-    """Image-only input noise for the noisy student (`run_noisy_student`'s `noise` callable), or None."""
+def input_noise(layers):
+    """Image-only input noise: `run_noisy_student`'s (and `run_data_distillation`'s) `noise` callable, or None.
+
+    The layers in order on image batches, seeded by a counter of the batches they have seen (labels are
+    dropped, so mixing layers do not fit here).
+    """
     if not layers:
         return None
     label_free = augmenter(layers)
@@ -289,7 +294,7 @@ def _noisy_student(data, layers, *, epochs, batch_size, width, seed, verbose=0, 
         rounds=rounds,
         threshold=0.3,
         soft=True,
-        noise=_noise(layers),
+        noise=input_noise(layers),
         epochs=epochs,
         batch_size=batch_size,
         from_logits=True,
@@ -464,6 +469,7 @@ __all__ = [
     "evaluate",
     "fit_classifier",
     "fit_student",
+    "input_noise",
     "load_data",
     "optimizer",
     "pipeline",

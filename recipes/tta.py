@@ -73,6 +73,15 @@ def _check_scales(scales):
     return tuple(float(scale) for scale in scales)
 
 
+def check_view_arguments(views=("identity", "flip"), crop_fraction=0.875, scales=()):
+    """Checks `views`' view arguments as `views` and `TTAClassifier` do; returns them as tuples and floats.
+
+    Raises:
+        ValueError: unknown, repeated or no view names, `crop_fraction` outside (0, 1], non-positive scales.
+    """
+    return _check_views(views), _check_crop_fraction(crop_fraction), _check_scales(scales)
+
+
 def _check_images(images):
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4:
