@@ -78,7 +78,8 @@ def search(data, seed, num_ops, magnitudes, epochs, tuner=None, verbose=1):
 def combine(results):
     """The per-seed results as one: the mean score of each point, the best chosen on it."""
     first = results[0]
-    mean = {point: float(np.mean([r.scores[point] for r in results])) for point in first.scores}
+    # Rounded: equal numbers of correct images over the seeds must tie whatever the order of the float sum.
+    mean = {point: round(float(np.mean([r.scores[point] for r in results])), 12) for point in first.scores}
     return grid_search(lambda n, m: mean[(n, m)], first.num_ops, first.magnitudes)
 
 
@@ -140,24 +141,41 @@ def main(argv=None):
     machine = digits_results.machine()
     start = time.time()
     data = digits_results.load_data()
-    seeds = list(range(args.seeds))
     per_seed, reference = [], []
-    for seed in seeds:
+    for seed in range(args.seeds):
         tick = time.time()
         per_seed.append(search(data, seed, args.num_ops, args.magnitudes, args.epochs, tuner=args.tuner))
         if not args.no_reference:
             reference.append(search(data, seed, (0,), (0,), args.epochs, verbose=0).best_score)
         print(f"seed {seed}: {time.time() - tick:.0f} s, best {per_seed[-1].best}", file=sys.stderr, flush=True)
-    runtime = time.time() - start
+    document, report = render(per_seed, reference, args, argv, machine, time.time() - start)
+    print(document)
+    if args.out:
+        out = pathlib.Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "randaugment_search.md").write_text(document + "\n")
+        (out / "randaugment_search.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def render(per_seed, reference, args, argv, machine, runtime):
+    """`(markdown document, JSON report)` of the per-seed results and the no-augmentation references."""
+    seeds = list(range(len(per_seed)))
     result = per_seed[0] if len(seeds) == 1 else combine(per_seed)
     n, m = result.best
+    tied = [point for point, score in result.scores.items() if score == result.best_score and point != result.best]
+    tie = (
+        f", tied with {', '.join(map(str, tied))}; ties go to the fewest ops, then the smallest magnitude"
+        if tied
+        else ""
+    )
     what = (
         "validation accuracy % (seed 0)" if len(seeds) == 1 else f"mean validation accuracy % over {len(seeds)} seeds"
     )
     parts = [
         "# RandAugment (N, M) search on scikit-learn's digits",
         f"Made by `python benchmarks/randaugment_search.py`{' ' + ' '.join(argv) if argv else ''} in "
-        f"{runtime / 60:.1f} minutes. Best: **N = {n}, M = {m}** ({100 * result.best_score:.1f}%). Table: "
+        f"{runtime / 60:.1f} minutes. Best: **N = {n}, M = {m}** ({100 * result.best_score:.1f}%{tie}). Table: "
         f"{what} on the unlabeled pool (1,294 images, never trained on; not the test split), rows N (ops an "
         "image), columns M (magnitude on timm's 0..10 scale); the best in bold.",
         result.table(),
@@ -198,9 +216,8 @@ def main(argv=None):
         )
     )
     document = "\n\n".join(parts)
-    print(document)
     report = {
-        "best": {"num_ops": n, "magnitude": m, "accuracy": result.best_score},
+        "best": {"num_ops": n, "magnitude": m, "accuracy": result.best_score, "tied_with": [list(t) for t in tied]},
         "table": result.table(),
         "mean": result.to_dict(),
         "per_seed": {str(s): r.to_dict() for s, r in zip(seeds, per_seed)},
@@ -220,12 +237,7 @@ def main(argv=None):
         "machine": machine,
         "runtime_s": round(runtime, 1),
     }
-    if args.out:
-        out = pathlib.Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "randaugment_search.md").write_text(document + "\n")
-        (out / "randaugment_search.json").write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    return document, report
 
 
 if __name__ == "__main__":

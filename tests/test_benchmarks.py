@@ -236,3 +236,8 @@ def test_randaugment_search_arguments_and_mean_over_seeds():
     mean = script.combine([seed0, seed1])
     assert mean.best == (2, 3) and mean.scores[(1, 3)] == pytest.approx(0.7)
     assert "| 1 | 70.0 ± 28.3 |" in script.spread_table([seed0, seed1])
+    # Equal means tie whatever the float sums' order: the fewest ops win, and the page says so.
+    seed1_tied = RandAugmentSearchResult(*grid, {(1, 3): 0.7, (2, 3): 0.8}, (2, 3))
+    document, report = script.render([seed0, seed1_tied], [0.6, 0.65], default, None, "a machine", 60.0)
+    assert report["best"] == {"num_ops": 1, "magnitude": 3, "accuracy": 0.8, "tied_with": [[2, 3]]}
+    assert "Best: **N = 1, M = 3** (80.0%, tied with (2, 3)" in document and "62.5% ± 3.5" in document
