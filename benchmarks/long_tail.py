@@ -11,8 +11,8 @@ down to 1 for ratio 100). `VAL_PER_CLASS` other training images a class form a b
 used only to choose tau-normalisation's tau. Groups: the three most frequent classes are "many", the four
 next "medium", the three rarest "few"; a group's accuracy is the mean of its classes' test accuracies.
 
-Methods, each trained with no augmentation and with the digits RandAugment of `digits_results.py` (2 ops at
-magnitude 5 from geometric and contrast ops, black fill), on the same small CNN, steps and optimiser:
+Methods, each trained with no augmentation and with RandAugment (2 ops at magnitude 5 from the digits'
+geometric and contrast ops of `digits_results.py`, black fill), on the same small CNN, steps and optimiser:
 
 - CE: softmax cross-entropy, instance-balanced sampling (the representation the decoupled methods reuse).
 - CB focal: `recipes.ClassBalancedLoss(loss="focal")` with beta 0.9999 and gamma 1 (the setting Cui et al.
@@ -62,6 +62,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import digits_results  # noqa: E402
 
 import recipes  # noqa: E402
+import tfaug  # noqa: E402
 from recipes import models  # noqa: E402
 from recipes import train as recipe_train  # noqa: E402
 
@@ -134,7 +135,11 @@ def group_accuracies(predictions, y_test, counts):
 
 
 def _layers(augment, seed):
-    return digits_results.augmentation(augment, seed)
+    """The augmentation's layers: RandAugment with 2 ops at magnitude 5 from the digits' geometric and contrast
+    ops (`digits_results.RA_DIGIT_OPS`), black fill; none for None."""
+    if augment is None:
+        return []
+    return [tfaug.RandAugment(num_ops=2, magnitude=5, ops=digits_results.RA_DIGIT_OPS, fill_value=0, seed=seed)]
 
 
 def _cosine_classifier(model):
