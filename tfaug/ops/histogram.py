@@ -37,35 +37,16 @@ def apply_lut(lut, levels, dtype=tf.int32):
     return tf.gather(tf.cast(tf.reshape(lut, [-1]), dtype), index)
 
 
-def _bit_length(v):
-    """Number of bits of non-negative int64 `v` (< 2**63), by a 6-step binary search."""
-    n = tf.zeros_like(v)
-    for s in (32, 16, 8, 4, 2, 1):
-        big = v >= tf.constant(1 << s, tf.int64)
-        v = tf.where(big, tf.bitwise.right_shift(v, tf.constant(s, tf.int64)), v)
-        n += tf.where(big, tf.constant(s, tf.int64), 0)
-    return n + v
-
-
-def _round53(v):
-    """Rounds non-negative int64 `v` to 53 significant bits, half to even: `v ~ mantissa * 2**shift`."""
-    shift = tf.maximum(_bit_length(v) - 53, 0)
-    mantissa = tf.bitwise.right_shift(v, shift)
-    rest = v - tf.bitwise.left_shift(mantissa, shift)
-    half = tf.bitwise.right_shift(tf.bitwise.left_shift(tf.ones_like(v), shift), 1)
-    odd = tf.bitwise.bitwise_and(mantissa, 1) == 1
-    up = (rest > half) | ((rest == half) & (shift > 0) & odd)
-    return mantissa + tf.cast(up, tf.int64), shift
-
-
 def auto_contrast_lut(lo, hi):
     """PIL's LUT `clip(int(i * scale + offset), 0, 255)`, `scale = 255 / (hi - lo)`, `offset = -lo * scale`.
 
     PIL evaluates this in Python float64, where `i * scale + offset` truncates to one level less than the
     exact `255 * (i - lo) / (hi - lo)` in 12094 of the 8.4 million (lo, hi, i) cases. XLA would contract the
-    multiply-add into a fused multiply-add (one rounding, 18733 cases differ), so each float64 rounding is
-    reproduced here in int64 arithmetic instead: scale = S * 2**-e with a 53-bit S, products are exact
-    61-bit integers, and `_round53` applies round-to-nearest-even where the float64 operation rounds.
+    multiply-add into a fused multiply-add (one rounding, 18733 cases differ), so no float is multiplied
+    here: scale = S * 2**-e with a 53-bit integer S (rounded to nearest even in int64 arithmetic), the
+    products `i * S` and `lo * S` are exact 61-bit integers, and converting each to float64 rounds it as
+    the float64 product rounds (the power of two `2**-e` changes no rounding). The one float64 subtraction
+    rounds as PIL's addition does, and the truncation is a shift by `e` of the integer-valued difference.
     `lo`, `hi`: int32 `[...]`; returns int32 `[..., 256]`, the identity where `hi <= lo`.
     """
     lo = tf.cast(lo, tf.int64)[..., None]
@@ -80,12 +61,9 @@ def auto_contrast_lut(lo, hi):
     odd = tf.bitwise.bitwise_and(quotient, 1) == 1
     scale = quotient + tf.cast((twice_rest > n) | ((twice_rest == n) & odd), tf.int64)
     i = tf.range(256, dtype=tf.int64)
-    a, a_shift = _round53(i * scale)  # RN(i * scale) = a * 2**(a_shift - e)
-    b, b_shift = _round53(lo * scale)  # RN(lo * scale) = -offset
-    common = tf.minimum(a_shift, b_shift)
-    diff = tf.bitwise.left_shift(a, a_shift - common) - tf.bitwise.left_shift(b, b_shift - common)
-    t, t_shift = _round53(tf.abs(diff))  # RN(a - b) = sign * t * 2**(t_shift + common - e)
-    value = tf.where(diff > 0, tf.bitwise.right_shift(t, e - common - t_shift), 0)
+    # RN(i * scale) - RN(lo * scale), rounded: `difference * 2**-e` is PIL's `i * scale + offset`.
+    difference = tf.cast(i * scale, tf.float64) - tf.cast(lo * scale, tf.float64)
+    value = tf.where(difference > 0, tf.bitwise.right_shift(tf.cast(difference, tf.int64), e), 0)
     lut = tf.cast(tf.clip_by_value(value, 0, 255), tf.int32)
     return tf.where(hi > lo, lut, tf.range(256, dtype=tf.int32))
 
