@@ -43,6 +43,7 @@ from tfaug.ops.dtypes import from_float
 from tfaug.ops.selection import apply_to_rows
 from tfaug.ops.selection import group_rows
 from tfaug.policies import registry
+from tfaug.policies.rows import TABLE_CHUNK
 from tfaug.policies.rows import Rows
 from tfaug.policies.rows import equalize_from_histogram
 from tfaug.policies.rows import lut
@@ -51,9 +52,6 @@ from tfaug.policies.rows import selected_rows
 from tfaug.policies.rows import table_loop
 from tfaug.policies.tables import identity_tables
 from tfaug.policies.tables import point_table
-
-#: Rows per chunk of the loops that compute tables from shared histograms (no pixels: few, larger chunks).
-TABLE_CHUNK = 8
 
 
 class Program(NamedTuple):
@@ -172,10 +170,14 @@ def run_slots(x, program, settings, histograms=None):
     Row `r` reads `x[r % len(x)]` (`rows.apply_stored`): `x` holds every row, or one batch that the rows
     share (`tfaug.policies.chains`). `histograms` (optional): equalize's histograms of the stored levels,
     `[N, C, 256]`, counted beforehand.
+
+    Two or more slots run in a `tf.while_loop`, so one slot's kernels are traced and compiled once whatever
+    the slot count (unrolled, a program's first call grows with every slot). The pending tables then start
+    as the identity rather than None, which gives the same levels.
     """
     identity = identity_tables(tf.shape(program.op_ids)[0], tf.shape(x)[3])
-    pending = None  # [N, C, 256] point ops not yet applied to x (None: the identity for all)
-    for s in range(settings.slots):
+
+    def run_slot(s, x, pending):
         ids = program.op_ids[:, s]
         slot = _Slot(
             ids,
@@ -190,7 +192,21 @@ def run_slots(x, program, settings, histograms=None):
         if tables is not None:
             tables = fusion_barrier(tables)
             pending = tables if pending is None else fusion_barrier(tf.gather(tables, pending, batch_dims=2))
-    return x, pending
+        return x, pending
+
+    if settings.slots < 2:
+        return run_slot(0, x, None) if settings.slots else (x, None)
+    # The pending tables stay None (the identity) in a program without table ops.
+    tabled = registry.of_kind("point", settings.ops) + registry.of_kind("statistic", settings.ops)
+    pending = identity if tabled else None
+
+    def body(s, x, *pending):
+        x, pending = run_slot(s, x, pending[0] if pending else None)
+        return (s + 1, x) + (() if pending is None else (pending,))
+
+    state = (tf.constant(0), x) + (() if pending is None else (pending,))
+    state = tf.while_loop(lambda s, *_: s < settings.slots, body, state, maximum_iterations=settings.slots)
+    return state[1], (state[2] if pending is not None else None)
 
 
 def _pixel_ops(x, pending, slot, settings):
