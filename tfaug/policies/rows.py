@@ -16,9 +16,15 @@ from tfaug.ops.histogram import equalize_lut
 from tfaug.ops.histogram import histogram_counts
 from tfaug.ops.selection import apply_to_rows
 from tfaug.ops.selection import group_rows
-from tfaug.policies.tables import mapped_extremes_table
+from tfaug.policies.tables import extremes
+from tfaug.policies.tables import extremes_table
+from tfaug.policies.tables import mapped_extremes
 from tfaug.policies.tables import monotone
 from tfaug.policies.tables import remapped_histogram
+
+#: Rows per chunk of the loops that compute tables from statistics gathered beforehand (no pixels: few,
+#: larger chunks).
+TABLE_CHUNK = 8
 
 
 def lut(tables, levels):
@@ -100,15 +106,30 @@ def table_loop(op, rows, levels, args, tables):
             return equalize_from_histogram(histogram_counts(tf.cast(xc, tf.int32)), pc)
 
         return apply_stored(equalize_table, rows, x, (pending,), tables)
-    if op.name == "auto_contrast" and pending is not None:
+    if op.name == "auto_contrast":
+        return _auto_contrast_tables(rows, levels, tables)
+    return on_rows(op.table, rows, levels, (args,), tables, rereads=op.rereads)
+
+
+def _auto_contrast_tables(rows, levels, tables):
+    """auto_contrast's tables of the images `rows`: their extremes first, then the table of the extremes in
+    one loop of its own (the table is costly to build; written once, it is traced and compiled once)."""
+    x, pending = levels
+    shape = tf.shape(x)
+    lo_hi = tf.zeros(tf.stack([tf.shape(tables)[0], 2, shape[3]]), tf.int32)
+
+    def current_extremes(levels):
+        return tf.cast(extremes(levels), tf.int32)
+
+    if pending is None:
+        lo_hi = on_rows(current_extremes, rows, levels, (), lo_hi)
+    else:
         # Images whose pending tables are monotone read only their stored levels; the others (after a
         # solarize, say) their current levels.
         position = tf.math.invert_permutation(rows.order)
         chosen = (position >= rows.start) & (position < rows.start + rows.count)
         groups = tf.where(chosen, tf.where(monotone(pending), 0, 1), -1)
         order, starts, counts = group_rows(groups, 2)
-        tables = apply_stored(
-            mapped_extremes_table, Rows(order, starts[0], counts[0], rows.chunk), x, (pending,), tables
-        )
-        rows = Rows(order, starts[1], counts[1], rows.chunk)
-    return on_rows(op.table, rows, levels, (args,), tables, rereads=op.rereads)
+        lo_hi = apply_stored(mapped_extremes, Rows(order, starts[0], counts[0], rows.chunk), x, (pending,), lo_hi)
+        lo_hi = on_rows(current_extremes, Rows(order, starts[1], counts[1], rows.chunk), levels, (), lo_hi)
+    return apply_to_rows(extremes_table, rows.order, rows.start, rows.count, (lo_hi,), tables, TABLE_CHUNK)

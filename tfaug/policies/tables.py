@@ -117,9 +117,14 @@ def monotone(tables):
     return tf.reduce_all(tf.reduce_all(steps >= 0, axis=-1) | tf.reduce_all(steps <= 0, axis=-1), axis=-1)
 
 
-def mapped_extremes_table(xc, pc):
-    """auto_contrast's table of `pc[xc]` for monotone tables `pc`: the extremes of `pc[xc]` are the table's
-    values at the stored extremes (swapped for a decreasing table), so no pixel goes through the table."""
+def mapped_extremes(xc, pc):
+    """Per-channel `[N, 2, C]` int32 min and max of `pc[xc]` for monotone tables `pc`: the table's values at
+    the stored extremes (swapped for a decreasing table), so no pixel goes through the table."""
     lo_hi = tf.cast(extremes(xc), tf.int32)
     ends = tf.transpose(tf.gather(pc, tf.transpose(lo_hi, [0, 2, 1]), batch_dims=2), [0, 2, 1])
-    return auto_contrast_lut(tf.reduce_min(ends, axis=1), tf.reduce_max(ends, axis=1))
+    return tf.stack([tf.reduce_min(ends, axis=1), tf.reduce_max(ends, axis=1)], axis=1)
+
+
+def extremes_table(lo_hi):
+    """auto_contrast's `[N, C, 256]` table from per-channel extremes `[N, 2, C]` (`extremes`)."""
+    return auto_contrast_lut(lo_hi[:, 0], lo_hi[:, 1])
