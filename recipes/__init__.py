@@ -5,6 +5,7 @@ from recipes.data import load  # noqa: F401
 from recipes.data import unreadable_images  # noqa: F401
 from recipes.data_distillation import distill_labels  # noqa: F401
 from recipes.data_distillation import run_data_distillation  # noqa: F401
+from recipes.data_service import LocalDataServiceCluster  # noqa: F401
 from recipes.decoupling import choose_tau  # noqa: F401
 from recipes.decoupling import classifier_head  # noqa: F401
 from recipes.decoupling import feature_extractor  # noqa: F401

@@ -29,8 +29,9 @@ What is not tested:
 
 - `MultiWorkerMirroredStrategy`: `model.fit` on two localhost workers fails (keras-team/keras#20585); a
   custom `strategy.run` loop is reported to work but has no test here.
-- `TPUStrategy` (no TPU), GPUs, and the tf.data service across machines, with fault tolerance or with
-  `ShardingPolicy.OFF` / static sharding policies.
+- `TPUStrategy` (no TPU), GPUs, and the tf.data service across machines or with `ShardingPolicy.OFF` / static
+  sharding policies. The service across processes on localhost (a worker killed mid-epoch, a dispatcher
+  restarted with and without its journal) is in `tests/recipes/test_data_service.py`.
 """
 
 import keras
