@@ -37,11 +37,16 @@ def tiny_style_networks():
     return {"encoder": keras.Model(images, features), "decoder": keras.Model(inputs, y)}
 
 
+#: Inner layers of the composition layers: cheap, seeded, carrying masks.
+INNER = [tfaug.layers.Cutout(size=0.5, seed=0), tfaug.layers.RandomErasing(probability=1.0, seed=0)]
 KWARGS = {
     "RandomErasing": {"probability": 1.0},  # so that two calls on 4 images surely differ
     "Corruption": {"corruption": "gaussian_noise"},
     "RandomCorruption": {"corruptions": ["gaussian_noise", "pixelate"]},
     "StyleAugmentation": tiny_style_networks(),
+    "RandomApply": {"layer": INNER[0], "probability": 0.75},  # so that a batchwise draw applies it
+    "RandomChoice": {"layers": INNER},
+    "RandomOrder": {"layers": INNER},
 }
 DETERMINISTIC = {"LabelSmoothing"}
 NO_MASKS = {"AugMix", "MixUp", "MixUpCutMix"}  # they blend pixels (MixUpCutMix with its default mixup_alpha > 0)
@@ -63,6 +68,10 @@ SAME_ENGINE = {"AutoAugment", "TrivialAugmentWide"}
 #: Layers whose every-mode checks run in the slow profile only because each mode traces the Keras models they are
 #: given (seconds each); tests/layers/test_style_augmentation.py compares the modes in the default profile.
 MODEL_LAYERS = {"StyleAugmentation"}
+#: Layers whose every-mode checks run in the slow profile only because each mode traces and compiles the layers
+#: they run (Cutout and RandomErasing here); tests/layers/test_composition.py compares the modes in the default
+#: profile with tiny inner layers.
+COMPOSITION_LAYERS = {"RandomApply", "RandomChoice", "RandomOrder"}
 
 
 def layers_slow_for(names):
@@ -73,7 +82,7 @@ def layers_slow_for(names):
     return pytest.mark.parametrize("cls", marked)
 
 
-every_mode_layers = layers_slow_for(SAME_ENGINE | MODEL_LAYERS)
+every_mode_layers = layers_slow_for(SAME_ENGINE | MODEL_LAYERS | COMPOSITION_LAYERS)
 MIXING = [cls for cls in LAYERS if cls.mixes_batch]
 
 
@@ -186,9 +195,10 @@ def test_discovery_finds_the_layers():
     names = set(IDS)
     assert {"CutMix", "Cutout", "LabelSmoothing", "MixUp", "MixUpCutMix", "RandomErasing"} <= names
     assert set(KWARGS) | DETERMINISTIC | NO_MASKS <= names
-    # The registries hold every layer: the command line's, map functions' and fuzz suite's, and the one of the
-    # layers built around user models (no command-line names: a name alone cannot build them).
-    registries = {**tfaug.layers.AUGMENTATIONS, **tfaug.layers.MODEL_AUGMENTATIONS}
+    # The registries hold every layer: the command line's, map functions' and fuzz suite's, and those of the
+    # layers built around user models and of the compositions (no command-line names: a name alone cannot build
+    # them).
+    registries = {**tfaug.layers.AUGMENTATIONS, **tfaug.layers.MODEL_AUGMENTATIONS, **tfaug.layers.COMPOSITIONS}
     assert sorted(registries.values(), key=lambda cls: cls.__name__) == LAYERS
 
 
@@ -313,7 +323,9 @@ def test_structures_round_trip(cls, batch):
         pytest.param(
             cls,
             id=cls.__name__,
-            marks=[pytest.mark.slow] if cls.__name__ in SAME_ENGINE | MODEL_LAYERS | {"AugMix", "RandAugment"} else [],
+            marks=[pytest.mark.slow]
+            if cls.__name__ in SAME_ENGINE | MODEL_LAYERS | COMPOSITION_LAYERS | {"AugMix", "RandAugment"}
+            else [],
         )
         for cls in LAYERS
     ],
@@ -415,7 +427,7 @@ def test_same_draws_eagerly_in_graphs_in_tf_data_and_under_xla(cls, batch):
 
 # AugMix's and RandAugment's every-mode equality runs by default (above); their tf.data reproducibility in the
 # slow profile (the mechanism is checked by default on the other layers).
-@layers_slow_for(SAME_ENGINE | MODEL_LAYERS | {"AugMix", "RandAugment"})
+@layers_slow_for(SAME_ENGINE | MODEL_LAYERS | COMPOSITION_LAYERS | {"AugMix", "RandAugment"})
 def test_tf_data_map_after_batch_reproducible_with_enumerate(cls, batch):
     images, labels, masks = batch
     images, labels, masks = (np.concatenate([a, a[::-1]]) for a in (images, labels, masks))

@@ -14,6 +14,7 @@ import pytest
 
 import tfaug
 from tfaug.layers import AUGMENTATIONS
+from tfaug.layers import COMPOSITIONS
 from tfaug.layers import MODEL_AUGMENTATIONS
 
 
@@ -93,25 +94,25 @@ def test_registry_holds_every_augmentation_layer_once():
         if isinstance(obj, type) and issubclass(obj, tfaug.layers.BaseAugmentation)
     }
     exported -= {tfaug.layers.BaseAugmentation}
-    # The layers built around user models (StyleAugmentation) are in their own registry: a name alone cannot
-    # build them, so they are no command-line names.
-    registered = [*AUGMENTATIONS.values(), *MODEL_AUGMENTATIONS.values()]
-    assert not set(AUGMENTATIONS) & set(MODEL_AUGMENTATIONS)
+    # The layers built around user models (StyleAugmentation) and the compositions (RandomApply) are in their own
+    # registries: a name alone cannot build them, so they are no command-line names.
+    registered = [*AUGMENTATIONS.values(), *MODEL_AUGMENTATIONS.values(), *COMPOSITIONS.values()]
+    assert len({*AUGMENTATIONS, *MODEL_AUGMENTATIONS, *COMPOSITIONS}) == len(registered)
     assert sorted(registered, key=str) == sorted(exported, key=str)
 
 
 def test_registry_names_are_the_data_map_functions():
     functions = {name for name in tfaug.data.__all__ if name != "map_fn"}
-    assert set(AUGMENTATIONS) | set(MODEL_AUGMENTATIONS) == functions
+    assert set(AUGMENTATIONS) | set(MODEL_AUGMENTATIONS) | set(COMPOSITIONS) == functions
     for name, cls in AUGMENTATIONS.items():
         fn = getattr(tfaug.data, name)(num_classes=3, seed=0, **REQUIRED.get(name, {}))
         assert type(fn.layer) is cls, name
         assert cls.__name__ in inspect.getdoc(getattr(tfaug.data, name)), name
 
 
-@pytest.mark.parametrize("name", [*AUGMENTATIONS, *MODEL_AUGMENTATIONS])
+@pytest.mark.parametrize("name", [*AUGMENTATIONS, *MODEL_AUGMENTATIONS, *COMPOSITIONS])
 def test_registry_name_is_the_layer_module(name):
-    cls = AUGMENTATIONS.get(name) or MODEL_AUGMENTATIONS[name]
+    cls = {**AUGMENTATIONS, **MODEL_AUGMENTATIONS, **COMPOSITIONS}[name]
     assert cls.__module__ == f"tfaug.layers.{name}"
 
 

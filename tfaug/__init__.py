@@ -29,8 +29,11 @@ from tfaug.layers import MixUp
 from tfaug.layers import MixUpCutMix
 from tfaug.layers import RandAugment
 from tfaug.layers import RandConv
+from tfaug.layers import RandomApply
+from tfaug.layers import RandomChoice
 from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
+from tfaug.layers import RandomOrder
 from tfaug.layers import ResizeMix
 from tfaug.layers import SaliencyMix
 from tfaug.layers import StyleAugmentation
@@ -50,8 +53,11 @@ __all__ = [
     "MixUpCutMix",
     "RandAugment",
     "RandConv",
+    "RandomApply",
+    "RandomChoice",
     "RandomCorruption",
     "RandomErasing",
+    "RandomOrder",
     "ResizeMix",
     "SaliencyMix",
     "StyleAugmentation",

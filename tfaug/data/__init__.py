@@ -26,8 +26,11 @@ from tfaug.layers import MixUp
 from tfaug.layers import MixUpCutMix
 from tfaug.layers import RandAugment
 from tfaug.layers import RandConv
+from tfaug.layers import RandomApply
+from tfaug.layers import RandomChoice
 from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
+from tfaug.layers import RandomOrder
 from tfaug.layers import ResizeMix
 from tfaug.layers import SaliencyMix
 from tfaug.layers import StyleAugmentation
@@ -127,6 +130,25 @@ def rand_conv(**kwargs):
     return map_fn(RandConv(**kwargs))
 
 
+def random_apply(layer, **kwargs):
+    """Map function of `tfaug.layers.RandomApply(layer, **kwargs)`.
+
+    With `enumerate()` the element index picks the seed of tfaug inner layers too; a Keras inner layer draws
+    from its own seed generator, in the order batches reach the map.
+    """
+    return map_fn(RandomApply(layer, **kwargs))
+
+
+def random_choice(layers, **kwargs):
+    """Map function of `tfaug.layers.RandomChoice(layers, **kwargs)` (seeds as for `random_apply`)."""
+    return map_fn(RandomChoice(layers, **kwargs))
+
+
+def random_order(layers, **kwargs):
+    """Map function of `tfaug.layers.RandomOrder(layers, **kwargs)` (seeds as for `random_apply`)."""
+    return map_fn(RandomOrder(layers, **kwargs))
+
+
 def style_augmentation(encoder, decoder, **kwargs):
     """Map function of `tfaug.layers.StyleAugmentation(encoder, decoder, **kwargs)`.
 
@@ -149,8 +171,11 @@ __all__ = [
     "mixup_cutmix",
     "rand_augment",
     "rand_conv",
+    "random_apply",
+    "random_choice",
     "random_corruption",
     "random_erasing",
+    "random_order",
     "resize_mix",
     "saliency_mix",
     "style_augmentation",

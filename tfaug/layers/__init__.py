@@ -15,8 +15,11 @@ from tfaug.layers.mixup import MixUp
 from tfaug.layers.mixup_cutmix import MixUpCutMix
 from tfaug.layers.rand_augment import RandAugment
 from tfaug.layers.rand_conv import RandConv
+from tfaug.layers.random_apply import RandomApply
+from tfaug.layers.random_choice import RandomChoice
 from tfaug.layers.random_corruption import RandomCorruption
 from tfaug.layers.random_erasing import RandomErasing
+from tfaug.layers.random_order import RandomOrder
 from tfaug.layers.resize_mix import ResizeMix
 from tfaug.layers.saliency_mix import SaliencyMix
 from tfaug.layers.style_augmentation import StyleAugmentation
@@ -49,12 +52,22 @@ MODEL_AUGMENTATIONS = {
     "style_augmentation": StyleAugmentation,
 }
 
+#: Layers that compose other layers per image (the layers the user gives them), by the same kind of name. Kept
+#: apart from `AUGMENTATIONS` for the same reason as `MODEL_AUGMENTATIONS`: a name alone cannot build them; their
+#: `tfaug.data` map functions take the inner layers as arguments.
+COMPOSITIONS = {
+    "random_apply": RandomApply,
+    "random_choice": RandomChoice,
+    "random_order": RandomOrder,
+}
+
 __all__ = [
     "AUGMENTATIONS",
     "AugMix",
     "AugMixConsistency",
     "AutoAugment",
     "BaseAugmentation",
+    "COMPOSITIONS",
     "Corruption",
     "CutMix",
     "Cutout",
@@ -66,8 +79,11 @@ __all__ = [
     "MixUpCutMix",
     "RandAugment",
     "RandConv",
+    "RandomApply",
+    "RandomChoice",
     "RandomCorruption",
     "RandomErasing",
+    "RandomOrder",
     "ResizeMix",
     "SaliencyMix",
     "StyleAugmentation",
