@@ -44,7 +44,7 @@ Augmentations run in `recipes.train.pipeline`'s `tf.data` map after `batch`, thr
 `augment((images, labels), seed=layer.seed_for_index(batch))`: the kernels the `tfaug.data` map functions
 run, drawn per image, fresh for every batch, reproducible; each seed builds its layers with that seed.
 
-    python benchmarks/digits_results.py            # the README table: 3 seeds, about 17 minutes on 2 cores
+    python benchmarks/digits_results.py            # the README table: 3 seeds, 39 minutes on a shared 2-core machine
     python benchmarks/digits_results.py --quick    # 1 seed, few epochs: a smoke run
     python benchmarks/digits_results.py --methods baseline,cutmix --seeds 1 --epochs 5 --out /tmp/r
 """
