@@ -186,15 +186,19 @@ def markdown(rows, warmup_batches):
 
 
 def machine():
-    """The machine in words: CPU model, cores, load average now, library versions."""
+    """The machine in words: CPU model, cores, library versions."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return f"{cpu}, {os.cpu_count()} CPU cores{load}; Python {platform.python_version()}, TensorFlow {tf.__version__}"
+    return f"{cpu}, {os.cpu_count()} CPU cores; Python {platform.python_version()}, TensorFlow {tf.__version__}"
+
+
+def load_average():
+    """The 1-minute load average (None where the system has none): how busy a shared machine was."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def parse_args(argv=None):
@@ -219,7 +223,7 @@ def main(argv=None):
     """Runs the benchmark; returns `{"machine", "settings", "rows", "text"}`."""
     args = parse_args(argv)
     started = time.time()
-    machine_at_start = machine()
+    load_at_start = load_average()
     dataset = pipeline(args.batch, args.size, args.warmup_batches + args.batches)
     clusters = []
     try:
@@ -241,11 +245,19 @@ def main(argv=None):
         f"service), {args.rounds} of each case after one untimed round, round-robin; DYNAMIC sharding, localhost"
     )
     text = (
-        f"{settings}\n\nMachine: {machine_at_start} at the start, {os.getloadavg()[0]:.1f} at the end; "
-        f"{time.time() - started:.0f} s\n\n{markdown(rows, args.warmup_batches)}\n"
+        f"{settings}\n\nMachine: {machine()}; load average {_number(load_at_start, '{:.1f}')} at the start, "
+        f"{_number(load_average(), '{:.1f}')} at the end; {time.time() - started:.0f} s\n\n"
+        f"{markdown(rows, args.warmup_batches)}\n"
     )
     print(f"\n{text}")
-    report = {"machine": machine_at_start, "settings": vars(args), "rows": rows, "text": text}
+    settings_json = {key: value for key, value in vars(args).items() if key != "out"}
+    report = {
+        "machine": machine(),
+        "load_average": [load_at_start, load_average()],
+        "settings": settings_json,
+        "rows": rows,
+        "text": text,
+    }
     if args.out:
         out = pathlib.Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

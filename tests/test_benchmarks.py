@@ -241,3 +241,45 @@ def test_randaugment_search_arguments_and_mean_over_seeds():
     document, report = script.render([seed0, seed1_tied], [0.6, 0.65], default, None, "a machine", 60.0)
     assert report["best"] == {"num_ops": 1, "magnitude": 3, "accuracy": 0.8, "tied_with": [[2, 3]]}
     assert "Best: **N = 1, M = 3** (80.0%, tied with (2, 3)" in document and "62.5% ± 3.5" in document
+
+
+def test_data_service_summary_medians_and_ratios():
+    script = _load_script(BENCHMARKS / "data_service.py")
+
+    def outcome(seconds, first, server_cpu):
+        return {
+            "first_batch_s": first,
+            "epoch_s": first + seconds + 1.0,
+            "batches": 12,
+            "images": 80,  # 10 timed batches of 8 after 2 untimed ones
+            "seconds": seconds,
+            "cpu_s": 2.0,
+            "server_cpu_s": server_cpu,
+        }
+
+    results = {
+        script.LOCAL: [outcome(1.0, 0.5, None), outcome(4.0, 0.5, None), outcome(2.0, 0.1, None)],
+        "service": [outcome(8.0, 3.0, 6.0), outcome(4.0, 5.0, 4.0), outcome(2.0, 4.0, 5.0)],
+    }
+    local, served = script.summarise(results, batch=8)
+    assert local["steady_images_per_s"] == 40.0 and served["steady_images_per_s"] == 20.0  # medians of 80 / s
+    assert served["steady_vs_local"] == 0.5
+    assert served["first_batch_s"] == 4.0 and served["server_cpu_s_per_epoch"] == 5.0
+    assert local["server_cpu_s_per_epoch"] is None
+    assert local["epoch_images_per_s"] == pytest.approx(96 / 3.1)  # median of 12 batches of 8 over 2.5, 5.5, 3.1 s
+    assert "| service | 20 | 0.50x | 4.00 |" in script.markdown([local, served], 2)
+
+
+@pytest.mark.slow
+def test_data_service_benchmark_quick(tmp_path):
+    script = _load_script(BENCHMARKS / "data_service.py")
+    argv = ["--size", "16", "--batch", "4", "--batches", "3", "--warmup-batches", "1", "--rounds", "1"]
+    report = script.main([*argv, "--out", str(tmp_path / "ds")])
+    assert [row["case"] for row in report["rows"]] == [
+        script.LOCAL,
+        "tf.data service, 1 worker process",
+        "tf.data service, 2 worker processes",
+    ]
+    assert all(row["steady_images_per_s"] > 0 and row["first_batch_s"] > 0 for row in report["rows"])
+    assert json.loads((tmp_path / "ds.json").read_text())["rows"] == report["rows"]
+    assert "tf.data service, 2 worker processes" in (tmp_path / "ds.md").read_text()
