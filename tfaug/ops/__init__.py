@@ -4,11 +4,13 @@ Layers draw parameters with `tfaug.random` and apply them with these functions; 
 functions call the same kernels, so the two cannot drift apart.
 """
 
+from tfaug.ops import compilation_cache as _compilation_cache
 from tfaug.ops.boxes import box_area
 from tfaug.ops.boxes import box_mask
 from tfaug.ops.boxes import centered_boxes
 from tfaug.ops.boxes import corner_boxes
 from tfaug.ops.boxes import kept_fraction
+from tfaug.ops.compilation_cache import enable_compilation_cache
 from tfaug.ops.dtypes import from_float
 from tfaug.ops.dtypes import to_float
 from tfaug.ops.enhance import blend as blend_degenerate
@@ -65,6 +67,7 @@ __all__ = [
     "box_mask",
     "centered_boxes",
     "corner_boxes",
+    "enable_compilation_cache",
     "fill_boxes",
     "fill_boxes_from",
     "fixed_partner",
@@ -113,3 +116,6 @@ __all__ = [
     "gram_matrix",
     "style_loss",
 ]
+
+# `TFAUG_COMPILATION_CACHE`: the directory of a persistent XLA cache, set before anything compiles.
+_compilation_cache.apply_environment()
