@@ -10,6 +10,11 @@ cache shared by two TensorFlow versions or two kinds of machine keeps apart what
 TensorFlow reads `TF_XLA_FLAGS` once, at its first XLA compilation, so the cache must be enabled before
 that: right after `import tfaug`, or by the environment variable `TFAUG_COMPILATION_CACHE` (a directory),
 which `import tfaug` applies.
+
+An entry is found by a process that builds the same computations in the same order: TensorFlow names each
+traced function with a process-wide counter, and the name is part of the key. A script, a notebook run from
+the top or a test file run again finds its entries; code that traces other functions first (another cell
+run before, another test selected) gets other names and compiles again (a miss costs only the compilation).
 """
 
 import hashlib
