@@ -468,12 +468,16 @@ def run_in_modes(cls, inputs, case):
 
 # AugMix and AutoAugment compile their programs in every mode for each example: the slow profile runs them
 # (RandAugment runs the same program engine by default; AugMix's every-mode equality is in test_conformance.py).
+# So do the layers built on another layer's machinery, which the default profile fuzzes through that layer:
+# MixUpCutMix (CutMix and MixUp), ResizeMix and SaliencyMix (CutMix's box pasting), RandomCorruption
+# (Corruption).
+EVERY_MODE_SLOW = {"AugMix", "AutoAugment", "MixUpCutMix", "ResizeMix", "SaliencyMix", "RandomCorruption"}
+
+
 @pytest.mark.parametrize(
     "cls",
     [
-        pytest.param(
-            cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ in {"AugMix", "AutoAugment"} else []
-        )
+        pytest.param(cls, id=cls.__name__, marks=[pytest.mark.slow] if cls.__name__ in EVERY_MODE_SLOW else [])
         for cls in LAYERS
     ],
 )
