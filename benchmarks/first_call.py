@@ -45,9 +45,15 @@ def measure(layer_name, mode, batch, size):
     images = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype("float32"))
     if mode == "tf_data":
         map_function = getattr(tfaug.data, MAP_FUNCTIONS[layer_name])(seed=0)
-        dataset = tf.data.Dataset.from_tensors(images).repeat().enumerate().map(lambda i, x: map_function(i, x))
-        iterator = iter(dataset)
-        call = lambda: next(iterator)  # noqa: E731
+        iterators = []
+
+        def call():
+            # `Dataset.map` traces the map function when the pipeline is built: that is part of the first call.
+            if not iterators:
+                dataset = tf.data.Dataset.from_tensors(images).repeat().enumerate()
+                iterators.append(iter(dataset.map(lambda i, x: map_function(i, x))))
+            return next(iterators[0])
+
     else:
         layer = getattr(tfaug, layer_name)(seed=0)
         call = layer if mode == "eager" else tf.function(layer, jit_compile=mode == "xla")
