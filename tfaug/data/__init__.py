@@ -40,6 +40,9 @@ from tfaug.layers import TrivialAugmentWide
 def map_fn(layer):
     """Turns any tfaug layer into a `Dataset.map` function (`fn.layer` is the layer)."""
 
+    # tfaug's graph code needs no AutoGraph (no Python control flow on tensors): unconverted, `Dataset.map`
+    # traces it directly instead of converting every function it calls first.
+    @tf.autograph.experimental.do_not_convert
     def augment(*args):
         if len(args) == 2 and _is_index(args[0]):
             index, element = args
