@@ -62,6 +62,16 @@ def test_bits_are_the_same_eagerly_in_graphs_in_tf_data_and_under_xla():
             np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.parametrize("blocks", [1, philox._GRAPH_BLOCKS, philox._GRAPH_BLOCKS + 1])
+def test_eager_draws_either_side_of_the_graph_threshold_give_the_compiled_bits(blocks):
+    # Small eager draws skip XLA (`_graph_blocks`), larger ones and draws in graphs are compiled.
+    seed = tf.constant([5, 2**40 + 1], tf.int64)
+    counters = tf.cast(tf.range(blocks), tf.uint32)
+    compiled = philox._compiled_blocks(seed, counters).numpy()
+    np.testing.assert_array_equal(philox._graph_blocks(seed, counters).numpy(), compiled)
+    np.testing.assert_array_equal(philox.random_bits(seed, 4 * blocks).numpy(), compiled)
+
+
 def test_bits_are_uniform_and_independent():
     from scipy import stats
 

@@ -95,14 +95,16 @@ def _blocks(seed, counters):
     return out
 
 
+_SIGNATURE = [tf.TensorSpec([2], tf.int64), tf.TensorSpec([None], tf.uint32)]
 # One XLA computation per draw: as separate TensorFlow ops, the ~400 small integer ops of a draw would cost
 # far more than the draw itself. Under an enclosing `jit_compile` it is inlined like any other function.
-_compiled_blocks = tf.function(
-    _blocks,
-    input_signature=[tf.TensorSpec([2], tf.int64), tf.TensorSpec([None], tf.uint32)],
-    jit_compile=True,
-    autograph=False,
-)
+_compiled_blocks = tf.function(_blocks, input_signature=_SIGNATURE, jit_compile=True, autograph=False)
+# The same ops as a TensorFlow graph, for small draws made eagerly: XLA compiles once per padded size (a
+# layer's first eager call would wait for each), the graph never; its bits are the same (integer ops).
+_graph_blocks = tf.function(_blocks, input_signature=_SIGNATURE, autograph=False)
+#: The largest eager draw (in blocks) run as a graph: beyond it the graph's unfused passes over the words
+#: outweigh one compilation.
+_GRAPH_BLOCKS = 4096
 
 
 def _padded(blocks):
@@ -124,4 +126,6 @@ def random_bits(seed, count):
     count = tf.cast(count, tf.int32)
     # Padded: XLA compiles once per shape, and the words do not depend on the padding.
     counters = tf.cast(tf.range(_padded((count + 3) // 4)), tf.uint32)
-    return _compiled_blocks(tf.cast(seed, tf.int64), counters)[:count]
+    small_eager_draw = tf.executing_eagerly() and counters.shape[0] <= _GRAPH_BLOCKS
+    blocks = _graph_blocks if small_eager_draw else _compiled_blocks
+    return blocks(tf.cast(seed, tf.int64), counters)[:count]
