@@ -5,12 +5,18 @@ TensorFlow and tfaug, builds the layer, makes the batch (float32, values in [0, 
 and then the median of a few more calls. The difference is what the first call costs beyond a steady call:
 tracing the Python code into a graph and optimising it (`tf.function`), or compiling it (XLA).
 
+Each (layer, mode) runs twice, in two processes that share a fresh compilation cache
+(`tfaug.ops.enable_compilation_cache`): the first compiles and fills it (the cold first call), the second
+traces the same computations and loads the compiled programs (a first call with a warm cache, what a rerun
+of the same script or notebook gets). `--no-cache` runs the first process only, without a cache.
+
 Modes: `eager` (the layer called directly), `function` (inside `tf.function`), `xla`
 (`tf.function(jit_compile=True)`), `tf_data` (the map function `tfaug.data.<name>` in a `Dataset.map` after
 `batch`: time to the first batch, against the next batches).
 
     python benchmarks/first_call.py                                   # the README table (64 x 224 x 224)
     python benchmarks/first_call.py --layers RandAugment --modes function --batch 8 --size 64   # quick
+    python benchmarks/first_call.py --out benchmarks/results                  # also write first_call.{md,json}
 """
 
 import argparse
@@ -21,6 +27,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 LAYERS = ("RandAugment", "AutoAugment", "TrivialAugmentWide", "AugMix")
@@ -67,17 +74,35 @@ def measure(layer_name, mode, batch, size):
     return {"first": times[0], "steady": statistics.median(times[1:])}
 
 
-def run_fresh(layer_name, mode, batch, size):
-    """`measure` in a fresh process; returns its result or `{"error": text}`."""
+def run_fresh(layer_name, mode, batch, size, cache=None):
+    """`measure` in a fresh process (with the compilation cache `cache`, a directory, if given); returns its
+    result or `{"error": text}`."""
     code = (
         f"import json, sys; sys.path.insert(0, {str(pathlib.Path(__file__).resolve().parent)!r}); "
         f"sys.path.insert(0, {str(pathlib.Path(__file__).resolve().parents[1])!r}); import first_call; "
         f"print(json.dumps(first_call.measure({layer_name!r}, {mode!r}, {batch}, {size})))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = dict(os.environ)
+    env.pop("TFAUG_COMPILATION_CACHE", None)
+    if cache is not None:
+        env["TFAUG_COMPILATION_CACHE"] = cache
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if done.returncode:
         return {"error": done.stderr.strip().splitlines()[-1][:160] if done.stderr.strip() else "failed"}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_pair(layer_name, mode, batch, size, cache=True):
+    """The cold first call and, with `cache`, the first call of a second process that finds the first one's
+    compiled programs (`first_cached`)."""
+    if not cache:
+        return run_fresh(layer_name, mode, batch, size)
+    with tempfile.TemporaryDirectory() as directory:
+        cold = run_fresh(layer_name, mode, batch, size, directory)
+        warm = run_fresh(layer_name, mode, batch, size, directory)
+    if "error" in cold or "error" in warm:
+        return cold if "error" in cold else warm
+    return dict(cold, first_cached=warm["first"])
 
 
 def machine():
@@ -86,17 +111,23 @@ def machine():
     )
 
 
+def tf_version():
+    from importlib.metadata import version
+
+    return version("tensorflow")
+
+
 def table(results):
     lines = [
-        "| layer | mode | first call (s) | steady call (s) | first minus steady (s) |",
+        "| layer | mode | first call (s) | first call, cache warm (s) | steady call (s) |",
         "|---|---|---:|---:|---:|",
     ]
     for (layer_name, mode), result in results.items():
         if "error" in result:
             lines.append(f"| {layer_name} | {mode} | n/a | n/a | {result['error']} |")
             continue
-        first, steady = result["first"], result["steady"]
-        lines.append(f"| {layer_name} | {mode} | {first:.2f} | {steady:.3f} | {first - steady:.2f} |")
+        cached = f"{result['first_cached']:.2f}" if "first_cached" in result else "not run"
+        lines.append(f"| {layer_name} | {mode} | {result['first']:.2f} | {cached} | {result['steady']:.3f} |")
     return "\n".join(lines)
 
 
@@ -106,6 +137,7 @@ def parse_args(argv=None):
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--batch", type=int, default=64, help="images a batch (default 64)")
     parser.add_argument("--size", type=int, default=224, help="image side (default 224)")
+    parser.add_argument("--no-cache", action="store_true", help="skip the second, cache-warm process")
     parser.add_argument("--out", default=None, help="folder for first_call.{md,json} (default: print only)")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.size < 8:
@@ -118,9 +150,12 @@ def main(argv=None):
     results = {}
     for layer_name in args.layers:
         for mode in args.modes:
-            results[(layer_name, mode)] = run_fresh(layer_name, mode, args.batch, args.size)
+            results[(layer_name, mode)] = run_pair(layer_name, mode, args.batch, args.size, not args.no_cache)
             print(f"{layer_name} {mode}: {results[(layer_name, mode)]}", file=sys.stderr, flush=True)
-    header = f"First calls, {args.batch} x {args.size} x {args.size} x 3 float32, a fresh process each; {machine()}"
+    header = (
+        f"First calls, {args.batch} x {args.size} x {args.size} x 3 float32, a fresh process each; {machine()}; "
+        f"TensorFlow {tf_version()}"
+    )
     text = table(results)
     print(f"{header}\n\n{text}")
     if args.out:
