@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfaug.ops.selection import apply_to_rows
 from tfaug.ops.selection import apply_to_selected
+from tfaug.ops.selection import first_slot_results
 from tfaug.ops.selection import group_rows
 
 
@@ -35,3 +36,22 @@ def test_whole_tensors_come_unsliced_with_the_chunk_rows():
     out = apply_to_rows(kernel, order, 0, 3, (offsets,), x, 2, whole=(x,)).numpy()
     # Chunk 1 (rows 1, 3): x[r] + 100 + x[1] = r + 101. Chunk 2 (row 4, padded with a repeat): 4 + 100 + 102.
     np.testing.assert_array_equal(out[:, 0], [0, 102, 2, 104, 206, 5])
+
+
+def test_a_repeated_row_takes_its_first_slots_result():
+    # Three rows in chunks of two: the second chunk is (row 4, row 4). A kernel that returns the slot gives
+    # row 4 slot 0's value once wrapped, whatever order the scatter writes the repeats in.
+    def slot_kernel(rows, chunk):
+        return tf.cast(tf.range(tf.shape(rows)[0]), tf.float32)[:, None] + tf.zeros_like(chunk)
+
+    order, start, count = tf.constant([1, 3, 4, 0, 2]), 0, 3
+    x = tf.fill([5, 1], -1.0)
+    for compile_ in (False, True):
+
+        def run(kernel):
+            return tf.function(
+                lambda x: apply_to_rows(kernel, order, start, count, (x,), x, 2, whole=()), jit_compile=compile_
+            )(x)
+
+        np.testing.assert_array_equal(run(first_slot_results(slot_kernel))[:, 0], [-1, 0, -1, 1, 0])
+        assert run(slot_kernel)[4, 0] in (0.0, 1.0)  # unwrapped: either repeat's value

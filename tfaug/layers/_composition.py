@@ -28,6 +28,7 @@ from tfaug.layers.base import BaseAugmentation
 from tfaug.layers.base import _same_batch_at_run_time
 from tfaug.ops.dtypes import from_float
 from tfaug.ops.selection import apply_to_rows
+from tfaug.ops.selection import first_slot_results
 from tfaug.ops.selection import group_rows
 
 #: Most and fewest images per chunk. A group of n images costs ceil(n / chunk) loop iterations and at most
@@ -192,13 +193,9 @@ def _kernel(layer, keys, has_boxes, seed, owner):
         results = [out[key] for key in keys]
         if has_boxes:
             results += [out[BOXES]["boxes"], out[BOXES]["labels"]]
-        # The last chunk repeats its last row: every slot of a row takes the result of the row's first slot.
-        size = tf.shape(rows)[0]
-        slots = tf.range(size, dtype=tf.int32)
-        first = tf.reduce_min(tf.where(rows[:, None] == rows[None, :], slots[None, :], size), axis=1)
-        return tuple(tf.gather(result, first) for result in results)
+        return tuple(results)
 
-    return kernel
+    return first_slot_results(kernel)
 
 
 def run_inner(layer, chunk, seed, owner):

@@ -7,6 +7,7 @@ from tfaug import corruptions
 from tfaug import random as tfr
 from tfaug.layers._corrupting import CorruptionLayer
 from tfaug.ops.selection import apply_to_rows
+from tfaug.ops.selection import first_slot_results
 from tfaug.ops.selection import group_rows
 
 #: Most images per chunk when each corruption runs on the images that chose it.
@@ -63,9 +64,10 @@ class RandomCorruption(CorruptionLayer):
         chunk = _chunk_size(images.shape[0], len(self.corruptions))
         out = images
         for k, name in enumerate(self.corruptions):
-
+            # A seed per corruption and chunk (its first row): chunks draw independently. The draws differ by
+            # slot, so a repeated row takes its first slot's result.
+            @first_slot_results
             def corrupt_rows(rows, chunk_images, chunk_severity, name=name, k=k):
-                # A seed per corruption and chunk (its first row): chunks draw independently.
                 chunk_seed = tfr.fold_in(tfr.fold_in(seed, k), rows[0])
                 return corruptions.apply(chunk_images, name, chunk_severity, chunk_seed, self.table, self.value_range)
 

@@ -59,6 +59,27 @@ def group_rows(groups, num_groups):
     return order, starts, counts
 
 
+def first_slot_results(fn):
+    """Wraps an `apply_to_rows` kernel that takes the chunk's rows first (`whole` given) so that every slot of
+    a row returns the result of the row's first slot.
+
+    The last chunk repeats its last row. A kernel whose result depends on the slot (a random draw per position
+    in the chunk) would give the repeats different values, and the scatter would write them to one row in an
+    unspecified order (the last on a CPU, any on a GPU). `fn` may return a tensor or a tuple of tensors.
+    """
+
+    def kernel(rows, *args):
+        results = fn(rows, *args)
+        size = tf.shape(rows)[0]
+        slots = tf.range(size, dtype=tf.int32)
+        first = tf.reduce_min(tf.where(rows[:, None] == rows[None, :], slots[None, :], size), axis=1)
+        if isinstance(results, tuple):
+            return tuple(tf.gather(result, first) for result in results)
+        return tf.gather(results, first)
+
+    return kernel
+
+
 def apply_to_rows(fn, order, start, count, tensors, output, chunk_size, whole=None):
     """`apply_to_selected` for the rows `order[start:start + count]` (distinct row indices).
 
