@@ -17,7 +17,7 @@ def apply_op(image, name, argument):
         out = ImageOps.equalize(pil)
     elif name == "invert":
         out = ImageOps.invert(pil)
-    elif name == "posterize":
+    elif name in ("posterize", "posterize_increasing"):
         bits = int(argument)
         if bits == 0:
             return np.zeros_like(image)

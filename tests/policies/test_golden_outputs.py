@@ -19,13 +19,15 @@ from tfaug.policies import levels
 
 GOLDEN = pathlib.Path(__file__).with_name("golden_outputs.npz")
 SHAPES = ((4, 24, 40), (3, 17, 23), (2, 32, 32))
+#: Every op when the outputs were recorded (ops added since draw from a longer list, so they are left out).
+RECORDED_OPS = tuple(name for name in levels.OP_NAMES if name != "posterize_increasing")
 
 LAYERS = {
     "rand_augment": lambda: tfaug.RandAugment(seed=1),
     "rand_augment_all_ops_bilinear": lambda: tfaug.RandAugment(
-        num_ops=3, magnitude=7, magnitude_std=0.5, ops=levels.OP_NAMES, interpolation="bilinear", seed=2
+        num_ops=3, magnitude=7, magnitude_std=0.5, ops=RECORDED_OPS, interpolation="bilinear", seed=2
     ),
-    "rand_augment_all_ops_nearest": lambda: tfaug.RandAugment(num_ops=3, ops=levels.OP_NAMES, seed=3),
+    "rand_augment_all_ops_nearest": lambda: tfaug.RandAugment(num_ops=3, ops=RECORDED_OPS, seed=3),
     "rand_augment_batchwise": lambda: tfaug.RandAugment(batchwise=True, seed=4),
     "auto_augment_imagenet": lambda: tfaug.AutoAugment("imagenet", seed=5),
     "auto_augment_svhn": lambda: tfaug.AutoAugment("svhn", fill_value=0, seed=6),

@@ -29,7 +29,29 @@ DEFAULT_OPS = (
     "translate_y",
 )
 
-_CONFIG_KEYS = {"n": "num_ops", "m": "magnitude", "mstd": "magnitude_std", "p": "probability"}
+#: timm's "increasing" op set (`_RAND_INCREASING_TRANSFORMS`, the `inc1` of `rand-m9-mstd0.5-inc1`): every op
+#: grows stronger with the magnitude. On the `"timm"` scale `solarize` (threshold `256 - floor(256 f)`) and
+#: the four enhancers (`1 +- 0.9 f`, random sign) are already timm's increasing versions; posterize is
+#: `posterize_increasing` (`4 - floor(4 f)` bits). No identity; invert and solarize_add are in.
+INCREASING_OPS = (
+    "auto_contrast",
+    "equalize",
+    "invert",
+    "rotate",
+    "posterize_increasing",
+    "solarize",
+    "solarize_add",
+    "color",
+    "contrast",
+    "brightness",
+    "sharpness",
+    "shear_x",
+    "shear_y",
+    "translate_x",
+    "translate_y",
+)
+
+_CONFIG_KEYS = {"n": "num_ops", "m": "magnitude", "mstd": "magnitude_std", "p": "probability", "inc": "ops"}
 
 
 @keras.saving.register_keras_serializable(package="tfaug")
@@ -104,18 +126,24 @@ class RandAugment(PolicyLayer):
 
     @classmethod
     def from_string(cls, config, **kwargs):
-        """Builds a layer from a timm-style string: `"rand-n2-m9-mstd0.5-p1.0"`.
+        """Builds a layer from a timm-style string: `"rand-n2-m9-mstd0.5-p1.0"`, `"rand-m9-mstd0.5-inc1"`.
 
         Keys: `n` (num_ops, int), `m` (magnitude), `mstd` (magnitude_std, a number or `inf`),
-        `p` (probability). Parsed strictly: an unknown key, a repeated key or a malformed value raises
-        `ValueError`. Other arguments go through `kwargs`.
+        `p` (probability), `inc` (`inc1`: timm's increasing op set `INCREASING_OPS`; `inc0`: the `ops`
+        default). Parsed strictly: an unknown key, a repeated key or a malformed value raises `ValueError`.
+        Other arguments go through `kwargs`.
+
+        Differences from timm's `rand_augment_transform`: a missing `p` is this layer's default 1.0 (timm's
+        is 0.5: write `p0.5`); without `inc1` the ops are `ops` (default the paper's 14), not timm's
+        non-increasing set, whose posterize, solarize and enhancers weaken as the magnitude grows; timm
+        reads `inc0` as increasing too (any value is true there).
         """
         if not isinstance(config, str) or not config.startswith("rand"):
             raise ValueError(f"`config` must be a string like 'rand-n2-m9-mstd0.5', got {config!r}.")
         parts = config.split("-")
         if parts[0] != "rand":
             raise ValueError(f"`config` must start with 'rand-', got {config!r}.")
-        parsed = {}
+        parsed, keys = {}, set()
         for part in parts[1:]:
             match = re.fullmatch(r"([a-z]+)(inf|[0-9]+(?:\.[0-9]+)?)", part)
             if not match or match.group(1) not in _CONFIG_KEYS:
@@ -125,9 +153,15 @@ class RandAugment(PolicyLayer):
                 )
             key, value = match.groups()
             name = _CONFIG_KEYS[key]
-            if name in parsed:
+            if key in keys:
                 raise ValueError(f"`config` {config!r}: {key!r} is given twice.")
-            if name == "num_ops":
+            keys.add(key)
+            if name == "ops":
+                if value not in ("0", "1"):
+                    raise ValueError(f"`config` {config!r}: 'inc' must be inc0 or inc1, got {part!r}.")
+                if value == "1":
+                    parsed[name] = INCREASING_OPS
+            elif name == "num_ops":
                 if not value.isdigit():
                     raise ValueError(f"`config` {config!r}: 'n' must be an int, got {value!r}.")
                 parsed[name] = int(value)

@@ -13,7 +13,9 @@ Libraries disagree on `M` and on the strongest settings; tfaug names each conven
 So timm's `m9` rotates by up to 27 degrees while torchvision's `magnitude=9` rotates by 9. Signed ops
 (rotate, shear, translate, the four enhancers) get a random sign per image and slot; `solarize_add` adds
 `floor(110 f)` below 128 on every scale; `cutout` erases a square of side `f * 0.4` of the shorter image
-side (not in the default op lists).
+side (not in the default op lists). `posterize_increasing` (timm's `PosterizeIncreasing`, in its `inc1` op
+set) keeps `posterize bits` bits at magnitude 0 down to none at the maximum: `4 - floor(4 f)` on `"timm"`,
+so timm's `m9` keeps 1 bit where `posterize` keeps 5.
 """
 
 import dataclasses

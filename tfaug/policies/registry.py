@@ -88,6 +88,12 @@ def posterize_bits(scale, fraction, signed, height, width):
     return 8.0 - reduce(fraction * scale.posterize_bits)
 
 
+def posterize_increasing_bits(scale, fraction, signed, height, width):
+    """timm's `PosterizeIncreasing`: `posterize_bits` bits kept at magnitude 0, down to none at the maximum."""
+    reduce = tf.round if scale.posterize_round else tf.floor
+    return scale.posterize_bits - reduce(fraction * scale.posterize_bits)
+
+
 def solarize_threshold(scale, fraction, signed, height, width):
     if scale.solarize_timm:
         return 256.0 - tf.floor(256.0 * fraction)
@@ -139,6 +145,7 @@ OPS = {
         Op(name="equalize", kind="statistic", table=tables.equalize_table),
         Op(name="invert", kind="point", table=tables.invert_table),
         Op(name="posterize", kind="point", argument=posterize_bits, table=tables.posterize_table),
+        Op(name="posterize_increasing", kind="point", argument=posterize_increasing_bits, table=tables.posterize_table),
         Op(name="solarize", kind="point", argument=solarize_threshold, table=tables.solarize_table),
         Op(name="solarize_add", kind="point", argument=solarize_add_amount, table=tables.solarize_add_table),
         Op(name="color", kind="pixel", signed=True, argument=enhance, kernel=color_kernel, rereads=True),
