@@ -75,7 +75,12 @@ def test_posterize_increasing_is_stronger_than_posterize_at_m9():
     assert levels.argument("posterize", f, one, "timm", 8, 8).numpy()[0] == 5  # 8 - floor(3.6)
 
 
-@pytest.mark.parametrize("name", ("posterize_increasing", "solarize", "solarize_add", *ENHANCERS))
+# The new op in the default run; the ops tfaug had before, already checked against PIL, in the slow one.
+@pytest.mark.parametrize(
+    "name",
+    ["posterize_increasing"]
+    + [pytest.param(name, marks=pytest.mark.slow) for name in ("solarize", "solarize_add", *ENHANCERS)],
+)
 def test_increasing_ops_equal_pil_and_grow_with_the_magnitude(name, small_photos):
     images = small_photos  # 4 photos, 24x40
     change = []
@@ -98,6 +103,7 @@ def test_increasing_ops_equal_pil_and_grow_with_the_magnitude(name, small_photos
     assert np.all(np.diff(change, axis=0) >= 0) and np.all(change[-1] > change[1])
 
 
+@pytest.mark.slow
 def test_inc1_program_of_pixel_ops_matches_pil_in_sequence(small_photos):
     images = np.concatenate([small_photos] * 4)
     pixel_ops = tuple(op for op in INCREASING_OPS if op not in levels.GEOMETRIC)
