@@ -47,6 +47,7 @@ KWARGS = {
     "RandomApply": {"layer": INNER[0], "probability": 0.75},  # so that a batchwise draw applies it
     "RandomChoice": {"layers": INNER},
     "RandomOrder": {"layers": INNER},
+    "RandomResizedCrop": {"size": (16, 20)},  # another size and aspect than the 24x40 inputs'
 }
 DETERMINISTIC = {"LabelSmoothing"}
 NO_MASKS = {"AugMix", "MixUp", "MixUpCutMix"}  # they blend pixels (MixUpCutMix with its default mixup_alpha > 0)
@@ -96,6 +97,15 @@ def make(cls, **overrides):
 
 def needs_labels(cls):
     return cls.transforms_labels or cls.mixes_batch
+
+
+def output_shape(cls, shape):
+    """The images' shape after `cls` (`compute_output_shape`): the input's, except for the resizing layers."""
+    return tuple(make(cls).compute_output_shape(tuple(shape)))
+
+
+def resizes(cls):
+    return output_shape(cls, (4, 24, 40, 3)) != (4, 24, 40, 3)
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +272,13 @@ def test_training_false_is_identity(cls, batch):
     for kind in kinds(cls):
         inputs = inputs_of(cls, kind, batch)
         outputs = layer(inputs, training=False)
-        assert_same(outputs, inputs)
+        if resizes(cls):
+            # Inference must give the training output's size, so it resizes too (how: the layer's own tests),
+            # deterministically.
+            assert flat(outputs)[0].shape == output_shape(cls, batch[0].shape)
+            assert_same(outputs, make(cls, seed=9)(inputs, training=False))
+        else:
+            assert_same(outputs, inputs)
 
 
 @layers
@@ -281,7 +297,7 @@ def test_same_seed_same_output_and_calls_differ(cls, batch):
 def test_dtype_preserved(cls, batch, dtype):
     images = batch[0].astype(dtype)
     outputs = make(cls)(inputs_of(cls, "tuple", batch, dtype))
-    assert outputs[0].dtype == dtype and outputs[0].shape == images.shape
+    assert outputs[0].dtype == dtype and outputs[0].shape == output_shape(cls, images.shape)
     out = np.asarray(outputs[0], np.float64)
     assert out.min() >= 0 and out.max() <= 255
     if np.issubdtype(dtype, np.integer):
@@ -306,8 +322,8 @@ def test_structures_round_trip(cls, batch):
             out_images, out_labels = outputs["images"], outputs["labels"]
             if "segmentation_masks" in outputs:
                 assert outputs["segmentation_masks"].dtype == tf.int32
-                assert outputs["segmentation_masks"].shape == masks.shape
-        assert out_images.shape == images.shape and out_images.dtype == tf.uint8
+                assert outputs["segmentation_masks"].shape == output_shape(cls, masks.shape)
+        assert out_images.shape == output_shape(cls, images.shape) and out_images.dtype == tf.uint8
         if out_labels is None:
             continue
         if cls.transforms_labels:
@@ -347,7 +363,7 @@ def test_empty_and_single_image_batches_in_every_mode(cls, batch):
         outputs = [run(x, y), graph(x, y)] + ([tf.function(run, jit_compile=True)(x, y)] if n and compiled else [])
         for out in outputs:
             out_images = out[0] if needs_labels(cls) else out
-            assert out_images.shape == (n, 24, 40, 3) and out_images.dtype == tf.uint8
+            assert out_images.shape == output_shape(cls, (n, 24, 40, 3)) and out_images.dtype == tf.uint8
         assert_same(outputs[0], outputs[1])
 
 
@@ -378,7 +394,7 @@ def test_batchwise(cls, batch):
     inputs = inputs_of(cls, "tuple", batch)
     a, b = make(cls, batchwise=True, seed=5), make(cls, batchwise=True, seed=5)
     first = a(inputs)
-    assert first[0].shape == batch[0].shape and first[0].dtype == tf.uint8
+    assert first[0].shape == output_shape(cls, batch[0].shape) and first[0].dtype == tf.uint8
     assert_same(first, b(inputs))
     if cls.__name__ not in DETERMINISTIC:
         assert differ(first, inputs)
@@ -433,7 +449,7 @@ def check_same_draws(cls, batch, whole):
         return fixed(direct), layer(direct, training=True), model(to_model, training=True)
 
     compiled, direct, through_model = run(direct_input, x)
-    assert flat(direct)[0].shape == batch[0].shape
+    assert flat(direct)[0].shape == output_shape(cls, batch[0].shape)
     assert all(np.isfinite(t).all() for t in flat(through_model))
     eager = fixed(direct_input)
     in_graph = tf.function(fixed)(direct_input)
@@ -461,7 +477,7 @@ def test_tf_data_map_after_batch_reproducible_with_enumerate(cls, batch):
         data["segmentation_masks"] = masks
     plain = list(tf.data.Dataset.from_tensor_slices(data).batch(4).map(map_function(cls)).as_numpy_iterator())
     assert len(plain) == 2 and set(plain[0]) == set(data)
-    assert plain[0]["images"].dtype == np.uint8 and plain[0]["images"].shape == (4, 24, 40, 3)
+    assert plain[0]["images"].dtype == np.uint8 and plain[0]["images"].shape == output_shape(cls, (4, 24, 40, 3))
     if cls.__name__ not in DETERMINISTIC:
         assert differ(plain[0]["images"], images[:4])
 

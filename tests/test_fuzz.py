@@ -101,7 +101,7 @@ def fuzz(cls, factor=1.0):
 LAYERS = sorted(tfaug.layers.AUGMENTATIONS.values(), key=lambda cls: cls.__name__)
 IDS = [cls.__name__ for cls in LAYERS]
 layers = pytest.mark.parametrize("cls", LAYERS, ids=IDS)
-MAP_FUNCTIONS = sorted(name for name in tfaug.data.__all__ if name != "map_fn")
+MAP_FUNCTIONS = sorted(name for name in tfaug.data.__all__ if name not in ("map_fn", *tfaug.data.PIPELINE_FUNCTIONS))
 
 NUM_CLASSES = 5
 #: Arguments a layer cannot do without, passed wherever the suite builds one.
@@ -109,6 +109,7 @@ REQUIRED = {
     "Corruption": {"corruption": "gaussian_noise"},
     # Two corruptions, elastic_transform among them (masks and boxes refused), not all nineteen to trace.
     "RandomCorruption": {"corruptions": ["gaussian_noise", "elastic_transform"]},
+    "RandomResizedCrop": {"size": (5, 7)},
 }
 #: Smallest image side a layer takes (the corruptions' `tfaug.corruptions.MIN_SIDE`; they also need static image
 #: sizes); others take any.
@@ -339,18 +340,23 @@ def parts(outputs):
 
 
 def check_contract(cls, layer, case, inputs, outputs):
-    """The output keeps the input's structure, dtype and shape; values, labels, masks and boxes are valid."""
+    """The output keeps the input's structure, dtype and shape (the resizing layers' `compute_output_shape`:
+    their height and width); values, labels, masks and boxes are valid."""
     assert type(outputs) is type(inputs) or (isinstance(inputs, np.ndarray) and isinstance(outputs, tf.Tensor))
     given, out = parts(inputs), as_numpy(parts(outputs))
     assert set(out) == set(given)
     images = out["images"]
-    assert images.dtype == given["images"].dtype and images.shape == given["images"].shape
+    expected = tuple(layer.compute_output_shape(np.shape(given["images"])))
+    assert images.dtype == given["images"].dtype and images.shape == expected
+    first = images.ndim - 3  # the axis of the height, in the masks too
+    case = dataclasses.replace(case, height=images.shape[first], width=images.shape[first + 1])
     check_values(images, case)
     if "labels" in given:
         check_labels(cls, given["labels"], out["labels"], case)
     if "segmentation_masks" in given:
         masks, before = out["segmentation_masks"], given["segmentation_masks"]
-        assert masks.dtype == before.dtype and masks.shape == before.shape
+        size = images.shape[first : first + 2]
+        assert masks.dtype == before.dtype and masks.shape == (*before.shape[:first], *size, *before.shape[first + 2 :])
         fill = getattr(layer, "mask_fill_value", 0)
         assert set(np.unique(masks)) <= set(np.unique(before)) | {fill}
     if "bounding_boxes" in given:
@@ -639,6 +645,17 @@ ARGUMENTS = {
         "max_attempts": count(1, 20, 1),
     },
     "LabelSmoothing": {"label_smoothing": SMOOTHING},
+    "RandomResizedCrop": {
+        "size": Arg(
+            st.one_of(st.integers(1, 12), st.tuples(st.integers(1, 12), st.integers(1, 12))),
+            (0, -1, (0, 4), (4, 0), (4,), (1, 2, 3), 1.5, (2.0, 3), NAN, None, True, INT32_LIMIT),
+            st.integers(max_value=0),
+        ),
+        "scale": Arg(FRACTIONS, ((0, 0.5), (0.5, 0.2), (0.1, 1.5), (NAN, 0.5), 0.5, None)),
+        "ratio": Arg(st.tuples(floats(0.1, 1), floats(1, 10)), ((0, 1), (2, 1), (-1, 1), (1, INF), 1.0, None)),
+        "interpolation": choice("bilinear", "bicubic", "nearest", invalid=("cubic",)),
+        "antialias": Arg(st.booleans(), (1, "yes", None)),
+    },
     "RandAugment": {
         "num_ops": count(0, 3, 0),
         "magnitude": Arg(numpy_too(floats(0, 10), np.float32), (INF, NAN, None), st.one_of(below(0), above(10))),

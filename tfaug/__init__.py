@@ -34,6 +34,7 @@ from tfaug.layers import RandomChoice
 from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
 from tfaug.layers import RandomOrder
+from tfaug.layers import RandomResizedCrop
 from tfaug.layers import ResizeMix
 from tfaug.layers import SaliencyMix
 from tfaug.layers import StyleAugmentation
@@ -58,6 +59,7 @@ __all__ = [
     "RandomCorruption",
     "RandomErasing",
     "RandomOrder",
+    "RandomResizedCrop",
     "ResizeMix",
     "SaliencyMix",
     "StyleAugmentation",

@@ -16,6 +16,8 @@ epoch would get the same draws.
 
 import tensorflow as tf
 
+from tfaug.data.decode import decode_center_crop
+from tfaug.data.decode import decode_random_resized_crop
 from tfaug.layers import AugMix
 from tfaug.layers import AutoAugment
 from tfaug.layers import Corruption
@@ -31,6 +33,7 @@ from tfaug.layers import RandomChoice
 from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
 from tfaug.layers import RandomOrder
+from tfaug.layers import RandomResizedCrop
 from tfaug.layers import ResizeMix
 from tfaug.layers import SaliencyMix
 from tfaug.layers import StyleAugmentation
@@ -81,6 +84,12 @@ def cutout(**kwargs):
 def random_erasing(**kwargs):
     """Map function of `tfaug.layers.RandomErasing(**kwargs)`."""
     return map_fn(RandomErasing(**kwargs))
+
+
+def random_resized_crop(size, **kwargs):
+    """Map function of `tfaug.layers.RandomResizedCrop(size, **kwargs)`, on batches of decoded images (for
+    encoded ones, before batching, see `decode_random_resized_crop`)."""
+    return map_fn(RandomResizedCrop(size, **kwargs))
 
 
 def resize_mix(**kwargs):
@@ -162,12 +171,18 @@ def style_augmentation(encoder, decoder, **kwargs):
     return map_fn(StyleAugmentation(encoder, decoder, **kwargs))
 
 
+#: The functions of `__all__` that are no layer's map function: per-element decoding and pipelines (the rest of
+#: `__all__`, `map_fn` aside, are the registry's map functions, named as the layers' registry names).
+PIPELINE_FUNCTIONS = ("decode_center_crop", "decode_random_resized_crop")
+
 __all__ = [
     "aug_mix",
     "auto_augment",
     "corruption",
     "cutmix",
     "cutout",
+    "decode_center_crop",
+    "decode_random_resized_crop",
     "label_smoothing",
     "map_fn",
     "mixup",
@@ -179,6 +194,7 @@ __all__ = [
     "random_corruption",
     "random_erasing",
     "random_order",
+    "random_resized_crop",
     "resize_mix",
     "saliency_mix",
     "style_augmentation",

@@ -20,6 +20,7 @@ from tfaug.layers.random_choice import RandomChoice
 from tfaug.layers.random_corruption import RandomCorruption
 from tfaug.layers.random_erasing import RandomErasing
 from tfaug.layers.random_order import RandomOrder
+from tfaug.layers.random_resized_crop import RandomResizedCrop
 from tfaug.layers.resize_mix import ResizeMix
 from tfaug.layers.saliency_mix import SaliencyMix
 from tfaug.layers.style_augmentation import StyleAugmentation
@@ -43,6 +44,7 @@ AUGMENTATIONS = {
     "corruption": Corruption,
     "random_corruption": RandomCorruption,
     "rand_conv": RandConv,
+    "random_resized_crop": RandomResizedCrop,
 }
 
 #: Augmentation layers built around models the user supplies (StyleAugmentation's encoder and decoder), by the
@@ -84,6 +86,7 @@ __all__ = [
     "RandomCorruption",
     "RandomErasing",
     "RandomOrder",
+    "RandomResizedCrop",
     "ResizeMix",
     "SaliencyMix",
     "StyleAugmentation",
