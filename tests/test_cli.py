@@ -354,7 +354,9 @@ def test_an_interrupted_train_leaves_nothing_that_blocks_the_rerun(tmp_path, cap
     from recipes import report
 
     runs = tmp_path / "runs"
-    argv = ["train", *TINY_TRAIN, "--batch-size", "64", "--out", str(runs / "digits")]
+    # A folder of 15 images, not the digits: what is tested is the output folder, not the data.
+    folder = _image_folder(tmp_path / "imgs")
+    argv = ["train", "--dataset", f"folder:{folder}", *TINY_TRAIN, "--batch-size", "4", "--out", str(runs / "digits")]
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
