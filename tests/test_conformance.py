@@ -292,8 +292,21 @@ def test_same_seed_same_output_and_calls_differ(cls, batch):
         assert differ(first, make(cls, seed=4)(inputs))
 
 
-@layers
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.uint8, np.int32])
+# AutoAugment and TrivialAugmentWide only draw programs: PolicyLayer's run_program, which RandAugment runs by default
+# with every dtype, converts them. Their float16, float64 and int32 runs (a program compiled each): slow profile.
+@pytest.mark.parametrize(
+    "dtype, cls",
+    [
+        pytest.param(
+            dtype,
+            cls,
+            id=f"{dtype.__name__}-{cls.__name__}",
+            marks=[pytest.mark.slow] if cls.__name__ in SAME_ENGINE and dtype not in (np.uint8, np.float32) else [],
+        )
+        for cls in LAYERS
+        for dtype in (np.float16, np.float32, np.float64, np.uint8, np.int32)
+    ],
+)
 def test_dtype_preserved(cls, batch, dtype):
     images = batch[0].astype(dtype)
     outputs = make(cls)(inputs_of(cls, "tuple", batch, dtype))
@@ -355,9 +368,10 @@ def test_empty_and_single_image_batches_in_every_mode(cls, batch):
         return layer.augment((x, y) if needs_labels(cls) else x, seed=tf.constant([1, 2], tf.int64))
 
     graph = tf.function(run, input_signature=spec)
-    # Compiled whole: a batch of one for the mixing layers and AugMix (the others' programs have no batch-size
-    # special case, and compiling each is slow).
-    compiled = cls.mixes_batch or cls is tfaug.AugMix
+    # Compiled whole: a batch of one for AugMix (the others' programs have no batch-size special case, and compiling
+    # each is slow; the mixing layers' batch of one is compiled, and compared with every other mode, in
+    # test_a_batch_of_one_passes_through_alike_in_every_execution_mode).
+    compiled = cls is tfaug.AugMix
     for n in (0, 1):
         x, y = tf.constant(images[:n]), tf.constant(labels[:n])
         outputs = [run(x, y), graph(x, y)] + ([tf.function(run, jit_compile=True)(x, y)] if n and compiled else [])
