@@ -1,6 +1,7 @@
 """Shared fixtures. TensorFlow is imported once for the whole session (the suite runs in one process)."""
 
 import os
+import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -36,3 +37,20 @@ def small_photos(photos):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+#: Modules whose tests run for tens of seconds each (notebook kernels, fresh interpreters, train runs of the
+#: command line): collected first. `pytest-xdist --dist worksteal` hands each worker a contiguous share of the
+#: collection and lets an idle worker take queued tests, never a running one; a long test near the end of a share
+#: leaves the other worker idle while it runs.
+LONG_MODULES_FIRST = ("test_notebooks.py", "test_package.py", "test_cli.py")
+TESTS = pathlib.Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = pathlib.Path(item.path).resolve()
+        first = path.parent == TESTS and path.name in LONG_MODULES_FIRST
+        return LONG_MODULES_FIRST.index(path.name) if first else len(LONG_MODULES_FIRST)
+
+    items.sort(key=rank)  # stable: the order within modules, and of the other modules, is kept
