@@ -129,6 +129,8 @@ def needs_labels(cls):
 #: Layers whose arguments here refuse masks and boxes: RandomCorruption's corruptions include
 #: elastic_transform, which moves pixels.
 ELASTIC = {"RandomCorruption"}
+#: Colour layers that take RGB or gray images only.
+RGB_OR_GRAY = {"ColorJitter", "RandomGrayscale"}
 
 
 def carries_boxes(cls):
@@ -137,7 +139,8 @@ def carries_boxes(cls):
 
 #: Compared under `jit_compile` in the default profile too: the layers without a policy program, whose XLA
 #: compilation is quick. A layer added later is compared under `jit_compile` nightly only.
-CHEAP = {"Cutout", "RandomErasing", "CutMix", "MixUp", "MixUpCutMix", "LabelSmoothing"}
+#: (ColorJitter and GaussianNoise are compared under XLA in test_conformance.py.)
+CHEAP = {"Cutout", "RandomErasing", "CutMix", "MixUp", "MixUpCutMix", "LabelSmoothing", "RandomFlip", "RandomGrayscale"}
 
 
 def cheap(cls):
@@ -315,6 +318,8 @@ def refusal(cls, case):
         reasons.append(r"moves pixels but not segmentation masks")
     if min(case.height, case.width) < MIN_SIDES.get(name, 1):
         reasons.append(r"needs images of at least \d+ x \d+ pixels")
+    if case.channels not in (1, 3) and name in RGB_OR_GRAY:
+        reasons.append(r"needs `images` with 3 \(RGB\) or 1 \(gray\) channels")
     if case.channels not in (1, 3) and name in MIN_SIDES:
         reasons.append(r"needs images with 1 \(gray\) or 3 \(RGB\) channels")
     if case.masks and name in NO_MASKS:
@@ -593,6 +598,11 @@ POLICY = {"fill_value": LEVEL, "interpolation": INTERPOLATION, "mask_fill_value"
 MIXING = {"probability": PROBABILITY, "pairing": choice("permute", "flip", "roll", invalid=("shuffle",))}
 FRACTIONS = st.tuples(floats(0.01, 1), floats(0.01, 1)).map(sorted).map(tuple)
 FILL_VALUE = Arg(None, (INF, NAN, HUGE, -1000.0, 1000.0, None))
+JITTER_FACTOR = Arg(
+    st.one_of(floats(0, 2), st.tuples(floats(0, 1), floats(1, 3))),
+    ((1.5, 0.5), (-0.1, 1), (0, INF), (NAN, 1), INF, NAN, None, [1]),
+    below(0),
+)
 SEVERITY = Arg(
     st.one_of(st.integers(1, 5), st.tuples(st.integers(1, 3), st.integers(3, 5))),
     (0, 6, (4, 2), (0, 3), 2.5, NAN, None, True, [1, 2, 3]),
@@ -656,6 +666,23 @@ ARGUMENTS = {
         "interpolation": choice("bilinear", "bicubic", "nearest", invalid=("cubic",)),
         "antialias": Arg(st.booleans(), (1, "yes", None)),
     },
+    "RandomFlip": {"mode": choice("horizontal", "vertical", "horizontal_and_vertical", invalid=("diagonal",))},
+    "ColorJitter": {
+        **dict.fromkeys(("brightness", "contrast", "saturation"), JITTER_FACTOR),
+        "hue": Arg(
+            st.one_of(floats(0, 0.5), st.tuples(floats(-0.5, 0), floats(0, 0.5))),
+            (0.6, -0.1, (0.2, 0.1), (-0.6, 0.1), (0, 0.7), (NAN, 0.1), INF, NAN, None),
+            st.one_of(below(0), above(0.5)),
+        ),
+    },
+    "GaussianNoise": {
+        "stddev": Arg(
+            st.one_of(floats(0, 1), FRACTIONS),
+            ((0.2, 0.1), (-0.1, 0.1), (0, 1.5), (NAN, 0.1), INF, NAN, None, [0.1]),
+            st.one_of(below(0), above(1)),
+        )
+    },
+    "RandomGrayscale": {"probability": PROBABILITY},
     "RandAugment": {
         "num_ops": count(0, 3, 0),
         "magnitude": Arg(numpy_too(floats(0, 10), np.float32), (INF, NAN, None), st.one_of(below(0), above(10))),

@@ -20,9 +20,11 @@ from tfaug.layers import DSU
 from tfaug.layers import AugMix
 from tfaug.layers import AugMixConsistency
 from tfaug.layers import AutoAugment
+from tfaug.layers import ColorJitter
 from tfaug.layers import Corruption
 from tfaug.layers import CutMix
 from tfaug.layers import Cutout
+from tfaug.layers import GaussianNoise
 from tfaug.layers import LabelSmoothing
 from tfaug.layers import MixStyle
 from tfaug.layers import MixUp
@@ -33,6 +35,8 @@ from tfaug.layers import RandomApply
 from tfaug.layers import RandomChoice
 from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
+from tfaug.layers import RandomFlip
+from tfaug.layers import RandomGrayscale
 from tfaug.layers import RandomOrder
 from tfaug.layers import RandomResizedCrop
 from tfaug.layers import ResizeMix
@@ -44,10 +48,12 @@ __all__ = [
     "AugMix",
     "AugMixConsistency",
     "AutoAugment",
+    "ColorJitter",
     "Corruption",
     "CutMix",
     "Cutout",
     "DSU",
+    "GaussianNoise",
     "LabelSmoothing",
     "MixStyle",
     "MixUp",
@@ -58,6 +64,8 @@ __all__ = [
     "RandomChoice",
     "RandomCorruption",
     "RandomErasing",
+    "RandomFlip",
+    "RandomGrayscale",
     "RandomOrder",
     "RandomResizedCrop",
     "ResizeMix",

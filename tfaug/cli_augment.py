@@ -27,6 +27,13 @@ SETTINGS = {
         "one held-out corruption per image (speckle noise, Gaussian blur, spatter, saturate), severity 1 to 5",
     ),
     "rand_conv": ({}, "RandConv-mix, random 1x1 to 7x7 convolutions blended with the image"),
+    "random_flip": ({}, "left-right flip, probability 0.5"),
+    "color_jitter": (
+        {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4},
+        "ColorJitter, brightness/contrast/saturation 0.4 in a random order (timm's color_jitter 0.4)",
+    ),
+    "gaussian_noise": ({}, "Gaussian noise, sigma 0 to 10% of the range per image"),
+    "random_grayscale": ({}, "grayscale with probability 0.1"),
 }
 #: Earlier `--augment` names, still accepted.
 ALIASES = {

@@ -20,9 +20,11 @@ from tfaug.data.decode import decode_center_crop
 from tfaug.data.decode import decode_random_resized_crop
 from tfaug.layers import AugMix
 from tfaug.layers import AutoAugment
+from tfaug.layers import ColorJitter
 from tfaug.layers import Corruption
 from tfaug.layers import CutMix
 from tfaug.layers import Cutout
+from tfaug.layers import GaussianNoise
 from tfaug.layers import LabelSmoothing
 from tfaug.layers import MixUp
 from tfaug.layers import MixUpCutMix
@@ -32,6 +34,8 @@ from tfaug.layers import RandomApply
 from tfaug.layers import RandomChoice
 from tfaug.layers import RandomCorruption
 from tfaug.layers import RandomErasing
+from tfaug.layers import RandomFlip
+from tfaug.layers import RandomGrayscale
 from tfaug.layers import RandomOrder
 from tfaug.layers import RandomResizedCrop
 from tfaug.layers import ResizeMix
@@ -142,6 +146,26 @@ def rand_conv(**kwargs):
     return map_fn(RandConv(**kwargs))
 
 
+def random_flip(**kwargs):
+    """Map function of `tfaug.layers.RandomFlip(**kwargs)`."""
+    return map_fn(RandomFlip(**kwargs))
+
+
+def color_jitter(**kwargs):
+    """Map function of `tfaug.layers.ColorJitter(**kwargs)`."""
+    return map_fn(ColorJitter(**kwargs))
+
+
+def gaussian_noise(**kwargs):
+    """Map function of `tfaug.layers.GaussianNoise(**kwargs)`."""
+    return map_fn(GaussianNoise(**kwargs))
+
+
+def random_grayscale(**kwargs):
+    """Map function of `tfaug.layers.RandomGrayscale(**kwargs)`."""
+    return map_fn(RandomGrayscale(**kwargs))
+
+
 def random_apply(layer, **kwargs):
     """Map function of `tfaug.layers.RandomApply(layer, **kwargs)`.
 
@@ -178,11 +202,13 @@ PIPELINE_FUNCTIONS = ("decode_center_crop", "decode_random_resized_crop")
 __all__ = [
     "aug_mix",
     "auto_augment",
+    "color_jitter",
     "corruption",
     "cutmix",
     "cutout",
     "decode_center_crop",
     "decode_random_resized_crop",
+    "gaussian_noise",
     "label_smoothing",
     "map_fn",
     "mixup",
@@ -193,6 +219,8 @@ __all__ = [
     "random_choice",
     "random_corruption",
     "random_erasing",
+    "random_flip",
+    "random_grayscale",
     "random_order",
     "random_resized_crop",
     "resize_mix",

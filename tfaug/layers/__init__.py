@@ -5,10 +5,12 @@ from tfaug.layers.aug_mix import AugMixConsistency
 from tfaug.layers.aug_mix import augmix_views
 from tfaug.layers.auto_augment import AutoAugment
 from tfaug.layers.base import BaseAugmentation
+from tfaug.layers.color_jitter import ColorJitter
 from tfaug.layers.corruption import Corruption
 from tfaug.layers.cutmix import CutMix
 from tfaug.layers.cutout import Cutout
 from tfaug.layers.dsu import DSU
+from tfaug.layers.gaussian_noise import GaussianNoise
 from tfaug.layers.label_smoothing import LabelSmoothing
 from tfaug.layers.mix_style import MixStyle
 from tfaug.layers.mixup import MixUp
@@ -19,6 +21,8 @@ from tfaug.layers.random_apply import RandomApply
 from tfaug.layers.random_choice import RandomChoice
 from tfaug.layers.random_corruption import RandomCorruption
 from tfaug.layers.random_erasing import RandomErasing
+from tfaug.layers.random_flip import RandomFlip
+from tfaug.layers.random_grayscale import RandomGrayscale
 from tfaug.layers.random_order import RandomOrder
 from tfaug.layers.random_resized_crop import RandomResizedCrop
 from tfaug.layers.resize_mix import ResizeMix
@@ -44,6 +48,10 @@ AUGMENTATIONS = {
     "corruption": Corruption,
     "random_corruption": RandomCorruption,
     "rand_conv": RandConv,
+    "random_flip": RandomFlip,
+    "color_jitter": ColorJitter,
+    "gaussian_noise": GaussianNoise,
+    "random_grayscale": RandomGrayscale,
     "random_resized_crop": RandomResizedCrop,
 }
 
@@ -70,10 +78,12 @@ __all__ = [
     "AutoAugment",
     "BaseAugmentation",
     "COMPOSITIONS",
+    "ColorJitter",
     "Corruption",
     "CutMix",
     "Cutout",
     "DSU",
+    "GaussianNoise",
     "LabelSmoothing",
     "MODEL_AUGMENTATIONS",
     "MixStyle",
@@ -85,6 +95,8 @@ __all__ = [
     "RandomChoice",
     "RandomCorruption",
     "RandomErasing",
+    "RandomFlip",
+    "RandomGrayscale",
     "RandomOrder",
     "RandomResizedCrop",
     "ResizeMix",

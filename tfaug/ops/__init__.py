@@ -21,6 +21,8 @@ from tfaug.ops.enhance import grayscale
 from tfaug.ops.enhance import sharpness
 from tfaug.ops.erasing import fill_boxes
 from tfaug.ops.erasing import fill_boxes_from
+from tfaug.ops.flips import flip
+from tfaug.ops.flips import flip_boxes
 from tfaug.ops.geometry import compose
 from tfaug.ops.geometry import identity_matrix
 from tfaug.ops.geometry import rotate
@@ -41,6 +43,10 @@ from tfaug.ops.graph_cut import grid_swap_labels
 from tfaug.ops.graph_cut import min_cut
 from tfaug.ops.histogram import auto_contrast
 from tfaug.ops.histogram import equalize
+from tfaug.ops.jitter import add_noise
+from tfaug.ops.jitter import adjust_hue
+from tfaug.ops.jitter import color_jitter
+from tfaug.ops.jitter import grayscale_where
 from tfaug.ops.labels import mix as mix_labels
 from tfaug.ops.labels import one_hot
 from tfaug.ops.labels import smooth as smooth_labels
@@ -110,6 +116,12 @@ __all__ = [
     "spectral_residual",
     "auto_contrast",
     "equalize",
+    "add_noise",
+    "adjust_hue",
+    "color_jitter",
+    "flip",
+    "flip_boxes",
+    "grayscale_where",
     "adain",
     "adain_from_moments",
     "feature_moments",

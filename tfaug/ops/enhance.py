@@ -2,7 +2,8 @@
 
 `grayscale`, `blend` (the enhancers' interpolation against a degenerate image), `brightness`, `color`,
 `contrast` and `sharpness`: batched, per-image factors, no randomness. Value conventions, the uint8 path
-and the float path are those of `tfaug.ops.point`.
+and the float path are those of `tfaug.ops.point`. The working-value helpers `gray_values`, `mean_gray` and
+`blend_values` are shared with `tfaug.ops.jitter`, which composes them per image (ColorJitter).
 """
 
 import tensorflow as tf
@@ -22,7 +23,7 @@ from tfaug.validation import check_value_range
 GRAY_WEIGHTS = (19595, 38470, 7471)
 
 
-def _gray(x):
+def gray_values(x):
     """PIL "L" of RGB `[B, H, W, 3]` -> `[B, H, W, 1]`: rounded integer luma on levels, exact on floats."""
     r, g, b = x[..., 0:1], x[..., 1:2], x[..., 2:3]
     wr, wg, wb = GRAY_WEIGHTS
@@ -33,7 +34,7 @@ def _gray(x):
 
 @fused
 def _grayscale(images, value_range, num_channels):
-    gray = _gray(working(images, value_range))
+    gray = gray_values(working(images, value_range))
     return finish(tf.repeat(gray, num_channels, axis=-1), images)
 
 
@@ -57,7 +58,7 @@ def grayscale(images, value_range=(0, 255), num_channels=3):
 # --- ImageEnhance: blend with a degenerate image ----------------------------------------------------------
 
 
-def _blend_values(x, degenerate, factor, value_range):
+def blend_values(x, degenerate, factor, value_range):
     """`degenerate + factor * (x - degenerate)`, as PIL's `Image.blend` computes it on levels.
 
     Levels: PIL evaluates in float32 with two roundings (product, then sum), clamps to [0, 255] when the
@@ -85,7 +86,7 @@ def _blend(images, degenerate, factor, value_range):
         deg = nearest_level(to_float(degenerate), (0.0, 255.0))
     else:
         deg = tf.cast(degenerate, x.dtype)
-    return finish(_blend_values(x, tf.broadcast_to(deg, tf.shape(x)), factor, value_range), images)
+    return finish(blend_values(x, tf.broadcast_to(deg, tf.shape(x)), factor, value_range), images)
 
 
 def blend(images, degenerate, factor, value_range=(0, 255)):
@@ -110,32 +111,35 @@ def blend(images, degenerate, factor, value_range=(0, 255)):
     return _blend(images, tf.convert_to_tensor(degenerate), factor, check_value_range(value_range))
 
 
+def mean_gray(gray):
+    """`[B, 1, 1, 1]` mean of each gray image `[B, H, W, 1]`: `int(mean + 0.5)` on levels, as PIL's Contrast."""
+    if gray.dtype.is_integer:
+        # PIL: int(mean + 0.5) of the "L" image in float64; this exact integer form equals it below 10**13
+        # pixels (the float64 error cannot reach the distance from a half-integer, 1 / (2 * count)).
+        total = tf.reduce_sum(tf.cast(gray, tf.int64), axis=[1, 2, 3], keepdims=True)
+        count = tf.cast(tf.shape(gray)[1], tf.int64) * tf.cast(tf.shape(gray)[2], tf.int64)
+        return tf.cast((2 * total + count) // (2 * count), tf.int32)
+    return tf.reduce_mean(gray, axis=[1, 2, 3], keepdims=True)
+
+
 @fused
 def _brightness(images, factor, value_range):
     x = working(images, value_range)
     black = tf.fill(tf.shape(x), tf.cast(bounds(x, value_range)[0], x.dtype))
-    return finish(_blend_values(x, black, factor, value_range), images)
+    return finish(blend_values(x, black, factor, value_range), images)
 
 
 @fused
 def _color(images, factor, value_range):
     x = working(images, value_range)
-    return finish(_blend_values(x, tf.repeat(_gray(x), 3, axis=-1), factor, value_range), images)
+    return finish(blend_values(x, tf.repeat(gray_values(x), 3, axis=-1), factor, value_range), images)
 
 
 @fused
 def _contrast(images, factor, value_range):
     x = working(images, value_range)
-    gray = _gray(x) if images.shape[-1] == 3 else x
-    if x.dtype.is_integer:
-        # PIL: int(mean + 0.5) of the "L" image in float64; this exact integer form equals it below 10**13
-        # pixels (the float64 error cannot reach the distance from a half-integer, 1 / (2 * count)).
-        total = tf.reduce_sum(tf.cast(gray, tf.int64), axis=[1, 2, 3], keepdims=True)
-        count = tf.cast(tf.shape(gray)[1], tf.int64) * tf.cast(tf.shape(gray)[2], tf.int64)
-        mean = tf.cast((2 * total + count) // (2 * count), tf.int32)
-    else:
-        mean = tf.reduce_mean(gray, axis=[1, 2, 3], keepdims=True)
-    return finish(_blend_values(x, tf.broadcast_to(mean, tf.shape(x)), factor, value_range), images)
+    gray = gray_values(x) if images.shape[-1] == 3 else x
+    return finish(blend_values(x, tf.broadcast_to(mean_gray(gray), tf.shape(x)), factor, value_range), images)
 
 
 @fused
@@ -152,7 +156,7 @@ def _sharpness(images, factor, value_range):
     row = tf.range(shape[1])[None, :, None, None]
     col = tf.range(shape[2])[None, None, :, None]
     interior = (row >= 1) & (row < shape[1] - 1) & (col >= 1) & (col < shape[2] - 1)
-    return finish(_blend_values(x, tf.where(interior, smooth, x), factor, value_range), images)
+    return finish(blend_values(x, tf.where(interior, smooth, x), factor, value_range), images)
 
 
 def brightness(images, factor, value_range=(0, 255)):
