@@ -150,6 +150,25 @@ def info(name, *, data_dir=None):
     return DatasetInfo(name, int(label.num_classes), tuple(label.names))
 
 
+def folder_split(name, split="train", *, test_fraction=0.2, labeled_fraction=0.1, seed=0):
+    """`(files, labels)` of a `"folder:PATH"` split as `load` makes it, without loading the images.
+
+    The files that decode (each is decoded once a process to know), sorted by class and name, then the
+    split's seeded permutation: a list of paths and int64 labels, for streaming readers such as
+    `tfaug.data.train_pipeline`.
+
+    Raises:
+        ValueError: as `load` does, or for a source other than a folder.
+    """
+    source, argument = _parse_name(name)
+    if source != "folder":
+        raise ValueError(f"`name` must be 'folder:PATH', got {name!r}.")
+    _check_split(split, source)
+    files, labels, classes = _folder_files(argument)
+    index = _split_index(labels, split, test_fraction, labeled_fraction, seed, classes)
+    return [str(file) for file in files[index]], labels[index]
+
+
 def unreadable_images(name):
     """The image files of a `"folder:PATH"` dataset that TensorFlow cannot decode, sorted: `load` leaves them out.
 
