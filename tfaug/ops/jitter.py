@@ -126,6 +126,8 @@ def _color_jitter(images, order, factors, shift, value_range, ops, slots):
     orders = tf.transpose(order)
     blends = bool(set(ops) - {HUE})
     hues = HUE in ops and images.shape[-1] == 3
+    if not (blends or hues):  # only the hue, on gray images
+        return images
     if not (blends and hues):
         step = _blend_step if blends else _hue_step
         args = (factors, value_range, ops) if blends else (shift, value_range)
@@ -159,9 +161,9 @@ def color_jitter(images, order, factors, shift, value_range=(0, 255), ops=None):
 
     Brightness blends with black (`low`), contrast with the image's mean gray, saturation with its gray
     (`tfaug.ops.enhance`: PIL's arithmetic on levels, ITU-R 601 luma), hue turns the HSV hue (`adjust_hue`).
-    Slot s of every image runs in one pass: a blend whose degenerate image and factor are selected per image,
-    then the hue rotation, kept for the images whose slot s is their hue. `S` slots cost `S` blends and `S`
-    hue rotations; the ops outside `ops` are left out of the computation.
+    Slot s of every image runs as two steps: a blend whose degenerate image and factor are selected per image,
+    then the hue rotation, kept for the images whose slot s is their hue. `S` slots cost `S` blends and (on
+    RGB images) `S` hue rotations; a step that no op of `ops` needs is left out.
 
     Args:
         images: RGB `[B, H, W, 3]` or gray `[B, H, W, 1]` (saturation and hue leave gray unchanged, as
@@ -172,8 +174,7 @@ def color_jitter(images, order, factors, shift, value_range=(0, 255), ops=None):
             results clamped to the value range when a factor is outside [0, 1]).
         shift: hue shift in turns, `[B]` or a scalar.
         value_range: `(low, high)`, default `(0, 255)`.
-        ops: the op ids `order` may hold (static; None: all four). An image's slot holding another id runs
-            a blend with its factor against black.
+        ops: the op ids that `order` holds (static; None: all four); other ids must not occur in `order`.
 
     Raises:
         ValueError: if `images` has neither 3 nor 1 channels, or `order` / `factors` have the wrong shape.
