@@ -174,6 +174,19 @@ def test_resized_crop_is_tf_image_resize_of_each_crop(photos_and_windows, interp
     np.testing.assert_allclose(out, expected, rtol=0, atol=atol)
 
 
+@pytest.mark.parametrize("antialias", [False, True])
+def test_sampled_points_on_pixel_boundaries_take_the_same_taps_compiled(antialias):
+    # 56 -> 24 columns puts output column 1 on a pixel centre (its first bilinear tap has weight 0); 48 -> 16
+    # rows with antialiasing puts every first tap on the support's edge. Compiled, a float32 tap index computed
+    # once with a fused multiply-add and once without took a neighbouring pixel's value.
+    image = np.random.default_rng(0).uniform(0, 255, [1, 48, 64, 3]).astype(np.float32)
+    window = np.array([[0, 6, 48, 56]], np.int32)
+    expected = tf.image.resize(image[:, :, 6:62], (16, 24), antialias=antialias).numpy()
+    compiled = tf.function(lambda x: resized_crop(x, window, (16, 24), antialias=antialias), jit_compile=True)
+    for out in (resized_crop(image, window, (16, 24), antialias=antialias), compiled(image)):
+        np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=2e-3)
+
+
 def test_resized_crop_dtypes_masks_and_clipping(photos_and_windows):
     images, windows = photos_and_windows
     as_uint8 = resized_crop(images.astype(np.uint8), windows, (8, 8), "bilinear").numpy()

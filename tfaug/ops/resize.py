@@ -49,6 +49,22 @@ def _tap_count(interpolation, antialias, max_length, out_size):
     return tf.cast(tf.math.ceil(2.0 * radius * ratio), tf.int32) + 1
 
 
+def _first_tap(lengths, out_size, radius, antialias):
+    """int32 `[B, out]`: the first source pixel closer than the kernel's support to each sampled point.
+
+    That is `floor(centre - 0.5 - support) + 1`, with pixel `s` at `s + 0.5`, the centre at `(2o + 1) L / 2n`
+    and the support `radius * max(L / n, 1)` (antialiased) or `radius`, all over `2n`: computed in integers.
+    In float32, XLA may contract the product and the difference into one fused multiply-add in one use of the
+    centre and not in another, so that at a centre on a pixel boundary the indices and the weights would take
+    different taps.
+    """
+    lengths = lengths[:, None]
+    outputs = tf.range(out_size, dtype=tf.int32)[None, :]
+    reach = tf.maximum(lengths, out_size) if antialias else out_size  # support * n
+    numerator = (2 * outputs + 1) * lengths - out_size - 2 * radius * reach
+    return tf.math.floordiv(numerator, 2 * out_size) + 1
+
+
 def axis_taps(starts, lengths, out_size, interpolation, antialias=False, max_length=None):
     """Source taps of one axis: int32 `[B, out_size, K]` indices and float32 `[B, out_size, K]` weights.
 
@@ -59,7 +75,6 @@ def axis_taps(starts, lengths, out_size, interpolation, antialias=False, max_len
     """
     starts = tf.cast(starts, tf.int32)[:, None, None]
     lengths = tf.cast(lengths, tf.int32)
-    length = tf.cast(lengths, tf.float32)[:, None]
     # Rounded once from float64: XLA turns a float32 division by a constant into a product with its rounded
     # reciprocal, which moves nearest's ties (40 / 50 * 2.5 falls below 2) away from tf.image.resize's.
     inv_scale = tf.cast(tf.cast(lengths, tf.float64)[:, None] / float(out_size), tf.float32)
@@ -68,19 +83,16 @@ def axis_taps(starts, lengths, out_size, interpolation, antialias=False, max_len
     if interpolation == "nearest":
         index = tf.clip_by_value(tf.cast(tf.floor(centre), tf.int32)[..., None], 0, last)
         return starts + index, tf.ones(tf.shape(index), tf.float32)
-    radius = float(_RADIUS[interpolation])
+    radius = _RADIUS[interpolation]
     kernel_scale = tf.maximum(inv_scale, 1.0) if antialias else tf.ones_like(inv_scale)
-    support = radius * kernel_scale
     taps = _tap_count(interpolation, antialias, max_length, out_size)
-    # Taps closer than `support` to the sampled point (pixel s sits at s + 0.5): s > centre - 0.5 - support.
-    first = tf.floor(centre - 0.5 - support) + 1.0
-    source = first[..., None] + tf.cast(tf.range(taps), tf.float32)  # [B, out, K]
-    inside = (source >= 0.0) & (source < length[..., None])
-    distance = tf.abs(source + 0.5 - centre[..., None]) / kernel_scale[..., None]
+    source = _first_tap(lengths, out_size, radius, antialias)[..., None] + tf.range(taps)  # [B, out, K]
+    inside = (source >= 0) & (source < lengths[:, None, None])
+    distance = tf.abs(tf.cast(source, tf.float32) + 0.5 - centre[..., None]) / kernel_scale[..., None]
     weights = tf.where(inside, _KERNELS[interpolation](distance), 0.0)
     total = tf.reduce_sum(weights, axis=-1, keepdims=True)
     weights = weights / tf.where(tf.abs(total) > 1e-30, total, 1.0)
-    index = tf.clip_by_value(tf.cast(source, tf.int32), 0, last)
+    index = tf.clip_by_value(source, 0, last)
     return starts + index, weights
 
 
