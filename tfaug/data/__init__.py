@@ -18,6 +18,8 @@ import tensorflow as tf
 
 from tfaug.data.decode import decode_center_crop
 from tfaug.data.decode import decode_random_resized_crop
+from tfaug.data.pipeline import eval_pipeline
+from tfaug.data.pipeline import train_pipeline
 from tfaug.layers import AugMix
 from tfaug.layers import AutoAugment
 from tfaug.layers import ColorJitter
@@ -197,7 +199,7 @@ def style_augmentation(encoder, decoder, **kwargs):
 
 #: The functions of `__all__` that are no layer's map function: per-element decoding and pipelines (the rest of
 #: `__all__`, `map_fn` aside, are the registry's map functions, named as the layers' registry names).
-PIPELINE_FUNCTIONS = ("decode_center_crop", "decode_random_resized_crop")
+PIPELINE_FUNCTIONS = ("decode_center_crop", "decode_random_resized_crop", "eval_pipeline", "train_pipeline")
 
 __all__ = [
     "aug_mix",
@@ -208,6 +210,7 @@ __all__ = [
     "cutout",
     "decode_center_crop",
     "decode_random_resized_crop",
+    "eval_pipeline",
     "gaussian_noise",
     "label_smoothing",
     "map_fn",
@@ -226,5 +229,6 @@ __all__ = [
     "resize_mix",
     "saliency_mix",
     "style_augmentation",
+    "train_pipeline",
     "trivial_augment_wide",
 ]
