@@ -76,6 +76,24 @@ class TrainData:
     def image_shape(self):
         return tuple(self.x_test.shape[1:])
 
+    # What the recipes ask of their data; `recipes.streaming.StreamData` answers the same from disk.
+
+    def counts(self):
+        unlabeled = 0 if self.x_unlabeled is None else len(self.x_unlabeled)
+        return {"labeled": len(self.x_labeled), "unlabeled": unlabeled, "test": len(self.x_test)}
+
+    def training_batches(self, layers, batch_size, seed):
+        return pipeline(self.x_labeled, self.y_labeled, self.info.num_classes, layers, batch_size, seed)
+
+    def validation_batches(self):
+        return _test_set(self).batch(256)
+
+    def test_logits(self, model):
+        return _logits(model, self.x_test), self.y_test
+
+    def test_examples(self):
+        return self.x_test, self.y_test
+
 
 def load_data(dataset="digits", *, size=None, labeled_fraction=None, seed=0, data_dir=None):
     """Loads a dataset's labeled, unlabeled and test images into memory with `recipes.data`.
@@ -219,7 +237,7 @@ def fit_classifier(model, data, layers, *, epochs, batch_size, seed, verbose=0):
     Returns:
         `History.history` of the `fit`.
     """
-    train_ds, steps = pipeline(data.x_labeled, data.y_labeled, data.info.num_classes, layers, batch_size, seed)
+    train_ds, steps = data.training_batches(layers, batch_size, seed)
     model.compile(
         optimizer=optimizer(steps * epochs),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
@@ -237,7 +255,7 @@ def fit_student(teacher, student, data, layers, *, epochs, batch_size, seed, alp
     Returns:
         `History.history` of the `fit`.
     """
-    train_ds, steps = pipeline(data.x_labeled, data.y_labeled, data.info.num_classes, layers, batch_size, seed)
+    train_ds, steps = data.training_batches(layers, batch_size, seed)
     distiller = Distiller(teacher=teacher, student=student, alpha=alpha)
     distiller.compile(optimizer=optimizer(steps * epochs), metrics=["accuracy"])
     return _fit(distiller, train_ds, steps, epochs, data, verbose)
@@ -245,7 +263,7 @@ def fit_student(teacher, student, data, layers, *, epochs, batch_size, seed, alp
 
 def _fit(model, train_ds, steps, epochs, data, verbose):
     """`model.fit` on `train_ds` (`steps` a epoch), validated on `data`'s test split: the `History.history`."""
-    validation = _test_set(data).batch(256)
+    validation = data.validation_batches()
     history = model.fit(
         train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=validation, shuffle=False, verbose=verbose
     )
@@ -337,9 +355,12 @@ def _logits(model, images, batch_size=512):
 
 def evaluate(model, data):
     """`{"accuracy", "loss"}` of a logits model on `data`'s test split (mean cross-entropy)."""
-    logits = _logits(model, data.x_test)
-    loss = keras.losses.sparse_categorical_crossentropy(data.y_test, logits, from_logits=True)
-    return {"accuracy": float(np.mean(np.argmax(logits, -1) == data.y_test)), "loss": float(np.mean(loss))}
+    return _scores(*data.test_logits(model))
+
+
+def _scores(logits, labels):
+    loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    return {"accuracy": float(np.mean(np.argmax(logits, -1) == labels)), "loss": float(np.mean(loss))}
 
 
 def _floats(history):
@@ -355,7 +376,8 @@ def train(
     """Trains with `recipe` on `data` and writes the report files into the folder `out`.
 
     Args:
-        data: a `TrainData` (`load_data`).
+        data: a `TrainData` (`load_data`), or a `recipes.streaming.StreamData` (`load_stream`: folders and
+            TFDS read from disk every epoch; not for the noisy-student recipe).
         out: folder to write into when the run has finished (created if missing; a run's files in it are
             replaced, other files are kept). An interrupted run leaves it as it was.
         augment: tfaug layers applied in order to each training batch (built with their seeds).
@@ -382,6 +404,8 @@ def train(
             raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.")
     layers = list(augment)
     if recipe == "noisy-student":
+        if not isinstance(data, TrainData):
+            raise ValueError("the noisy-student recipe keeps its images in memory: load the data with `load_data`.")
         if data.x_unlabeled is None:
             raise ValueError("the noisy-student recipe needs unlabeled images: load with a `labeled_fraction` below 1.")
         changing = [type(layer).__name__ for layer in layers if layer.transforms_labels]
@@ -431,22 +455,20 @@ def _run(data, out, layers, *, recipe, epochs, seed, batch_size, width, settings
         data, layers, epochs=epochs, batch_size=batch_size, width=width, seed=seed, verbose=verbose
     )
     seconds = time.time() - start
-    predicted = np.argmax(_logits(model, data.x_test), -1)
+    logits, y_test = data.test_logits(model)
     k = data.info.num_classes
-    confusion = np.bincount(data.y_test * k + predicted, minlength=k * k).reshape(k, k)
+    confusion = np.bincount(y_test * k + np.argmax(logits, -1), minlength=k * k).reshape(k, k)
     metrics = {
         "settings": dict(settings or {}, recipe=recipe, epochs=epochs, seed=seed, batch_size=batch_size, width=width),
         "data": {
             "dataset": data.info.name,
             "classes": list(data.info.class_names),
             "image_shape": list(data.image_shape),
-            "labeled": len(data.x_labeled),
-            "unlabeled": 0 if data.x_unlabeled is None else len(data.x_unlabeled),
-            "test": len(data.x_test),
+            **data.counts(),
         },
         "augment": [layer.get_config() for layer in layers],
         "history": _floats(history),
-        "test": evaluate(model, data),
+        "test": _scores(logits, y_test),
         "confusion_matrix": confusion.tolist(),
         "parameters": int(model.count_params()),
         "train_seconds": round(seconds, 1),
@@ -458,7 +480,7 @@ def _run(data, out, layers, *, recipe, epochs, seed, batch_size, width, settings
     whose = "" if recipe == "plain" else " (the student)"
     report.plot_curves(metrics["history"], out / "curves.png", title=f"{data.info.name}, {recipe}{whose}, {names}")
     report.plot_confusion_matrix(confusion, data.info.class_names, out / "confusion_matrix.png")
-    report.write_cams(model, data.x_test, data.y_test, data.info.class_names, out / "cam.png")
+    report.write_cams(model, *data.test_examples(), data.info.class_names, out / "cam.png")
     return metrics
 
 

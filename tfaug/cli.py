@@ -136,10 +136,11 @@ def train(args):
     recipe = _recipes()
     if fraction is None:
         fraction = recipe.DEFAULT_LABELED_FRACTION.get(args.recipe)
+    # Folders and TFDS stream from disk through tfaug.data's pipelines; the noisy student holds its images.
+    streams = args.dataset.startswith(("folder:", "tfds:")) and args.recipe != "noisy-student"
+    load = _streaming().load_stream if streams else recipe.load_data
     try:
-        data = recipe.load_data(
-            args.dataset, size=args.size, labeled_fraction=fraction, seed=args.seed, data_dir=args.data_dir
-        )
+        data = load(args.dataset, size=args.size, labeled_fraction=fraction, seed=args.seed, data_dir=args.data_dir)
     except ValueError as error:
         raise UsageError(_as_options(str(error))) from error
     _report_unreadable(unreadable_images(args.dataset))
@@ -152,10 +153,11 @@ def train(args):
         "size": list(data.image_shape[:2]),
         "labeled_fraction": fraction,
     }
+    counts = data.counts()
     print(
-        f"tfaug train: {args.dataset} ({k} classes; {len(data.x_labeled)} labeled, "
-        f"{0 if data.x_unlabeled is None else len(data.x_unlabeled)} unlabeled, {len(data.x_test)} test images "
-        f"{'x'.join(map(str, data.image_shape))}), recipe {args.recipe}, augment {', '.join(names) or 'none'}, "
+        f"tfaug train: {args.dataset} ({k} classes; {counts['labeled']} labeled, {counts['unlabeled']} unlabeled, "
+        f"{counts['test']} test images {'x'.join(map(str, data.image_shape))}{', streamed' if streams else ''}), "
+        f"recipe {args.recipe}, augment {', '.join(names) or 'none'}, "
         f"{args.epochs} epoch{'' if args.epochs == 1 else 's'}",
         flush=True,
     )
@@ -217,6 +219,13 @@ def bench(args):
     module.main(args.passed_through, parser=parser)
 
 
+def _streaming():
+    """`recipes.streaming`: folder and TFDS datasets read from disk every epoch (`tfaug.data.train_pipeline`)."""
+    from recipes import streaming
+
+    return streaming
+
+
 def _recipes():
     """`recipes.train`, imported when the parser is built (its `RECIPES` are `--recipe`'s choices)."""
     from recipes import train
@@ -250,7 +259,8 @@ def build_parser():
         default="digits",
         help="digits (scikit-learn's 8x8 handwritten digits, embedded; default), tfds:NAME (a TensorFlow "
         "Datasets dataset already prepared offline, see --data-dir) or folder:PATH (one sub-folder of images "
-        "per class)",
+        "per class); tfds: and folder: images are read from disk every epoch (tfaug.data.train_pipeline), "
+        "resized and centre-cropped to --size, except for noisy-student, which loads them into memory",
     )
     t.add_argument(
         "--augment",
