@@ -7,6 +7,7 @@ has its own horizontal and vertical switch (`[B]` booleans), drawn by the caller
 import tensorflow as tf
 
 from tfaug.ops import bounding_boxes as box_ops
+from tfaug.ops._xla import fused
 
 
 def _switch(flags, rank):
@@ -26,10 +27,18 @@ def flip(images, horizontal=None, vertical=None):
         `images` with the selected images flipped: same shape and dtype, values moved, never changed.
     """
     images = tf.convert_to_tensor(images)
-    rank = images.shape.rank
-    if rank not in (3, 4):
+    if images.shape.rank not in (3, 4):
         raise ValueError(f"`flip` expects a batch [B, H, W] or [B, H, W, C], got shape {images.shape}.")
-    # A select between the batch and its reverse: one fused pass under XLA, exact for every dtype.
+    if horizontal is None and vertical is None:
+        return images
+    switches = [None if flags is None else tf.convert_to_tensor(flags, tf.bool) for flags in (horizontal, vertical)]
+    return _flip(images, *switches)
+
+
+@fused
+def _flip(images, horizontal, vertical):
+    # A select between the batch and its reverse: one pass once XLA fuses them, exact for every dtype.
+    rank = images.shape.rank
     if horizontal is not None:
         images = tf.where(_switch(horizontal, rank), tf.reverse(images, axis=[2]), images)
     if vertical is not None:
