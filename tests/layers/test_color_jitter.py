@@ -150,6 +150,10 @@ def test_each_image_runs_its_own_order(small_photos):
     # The order matters: the same images, factors and shift give other pixels in the reverse order.
     reverse = jitter.color_jitter(small_photos, orders[:, ::-1], factors, shift).numpy()
     assert all(not np.array_equal(out[i], reverse[i]) for i in range(4))
+    # Rows that leave ops out or repeat them (the kernel's general schedule).
+    rows = np.array([[0, 0], [3, 2], [1, 3], [2, 1]])
+    out = jitter.color_jitter(small_photos, rows, factors, shift).numpy()
+    np.testing.assert_array_equal(out, sequential(small_photos, rows, factors, shift))
     # The layer runs the order it draws.
     layer = ColorJitter(0.5, 0.5, 0.5, 0.2)
     t = {k: v.numpy() for k, v in layer.get_random_transformation({"images": small_photos}, SEED).items()}

@@ -114,44 +114,72 @@ def _blend_step(x, op, factors, value_range, ops):
     return blend_values(x, tf.broadcast_to(degenerate, tf.shape(x)), factor, value_range)
 
 
-def _hue_step(x, op, shift, value_range):
-    """The hue rotation of the images whose `op` is their hue."""
-    return tf.where(per_image(tf.equal(op, HUE)), _stored(hue_values(x, shift, value_range), x), x)
+def _hue_step(x, apply, shift, value_range):
+    """The hue rotation of the images where `apply`."""
+    return tf.where(per_image(apply), _stored(hue_values(x, shift, value_range), x), x)
+
+
+def _hue_schedule(order, before, after):
+    """`[before + after, B]` blend ops around one hue step: image i's ops before its hue in the first `before`
+    steps (right-aligned), those after it in the last `after` (left-aligned); HUE elsewhere (factor 1, the
+    identity). Each image then gets its one hue rotation in one step, at its own place in its order; a row
+    without the hue runs all its ops before that step."""
+    slots = order.shape[1]
+    has_hue = tf.reduce_any(tf.equal(order, HUE), axis=1)
+    # The hue's position (an order without it: after everything).
+    position = tf.where(
+        has_hue, tf.argmax(tf.cast(tf.equal(order, HUE), tf.int32), axis=1, output_type=tf.int32), slots
+    )
+    steps = []
+    for k in range(before):
+        j = k - (before - position)  # the row index that before-step k holds
+        op = tf.gather(order, tf.clip_by_value(j, 0, slots - 1), batch_dims=1)
+        steps.append(tf.where(j >= 0, op, HUE))
+    for k in range(after):
+        j = position + 1 + k
+        op = tf.gather(order, tf.clip_by_value(j, 0, slots - 1), batch_dims=1)
+        steps.append(tf.where(j < slots, op, HUE))
+    return tf.stack(steps), has_hue
 
 
 @fused
-def _color_jitter(images, order, factors, shift, value_range, ops, slots):
+def _color_jitter(images, order, factors, shift, value_range, ops, slots, permutations):
     # `slots` is static (a Python int): the traces relax tensor shapes, which would hide it in `order`.
     x = working(images, value_range)
-    orders = tf.transpose(order)
-    blends = bool(set(ops) - {HUE})
-    hues = HUE in ops and images.shape[-1] == 3
-    if not (blends or hues):  # only the hue, on gray images
-        return images
-    if not (blends and hues):
-        step = _blend_step if blends else _hue_step
-        args = (factors, value_range, ops) if blends else (shift, value_range)
+    blends = len(set(ops) - {HUE})
+    if HUE not in ops or images.shape[-1] != 3:  # blends only (hue leaves gray images unchanged)
+        if not blends:
+            return images
+        orders = tf.transpose(order)
+
+        def body(i, x):
+            return i + 1, _blend_step(x, tf.gather(orders, i), factors, value_range, ops)
+
         steps = slots
-
-        def body(i, x):
-            return i + 1, step(x, tf.gather(orders, i), *args)
-
     else:
-        # A slot is two steps, the blend then the hue, each its own computation: each reads a stored input
-        # (fused together, the hue's several reads of a pixel would each recompute the blend, and the next
-        # blend's reads the hue).
-        steps = 2 * slots
+        # Up to `blends` blend steps, the hue step, up to `blends` blend steps: one hue rotation per image
+        # (the costly op), each step its own computation reading a stored input (fused together, the hue's
+        # several reads of a pixel would each recompute the blend before it).
+        # Rows that are permutations of `ops` hold the hue once and `blends` other ops; any rows, at most
+        # `slots` ops before the hue step (a row without it) and `slots - 1` after.
+        before, after = (blends, blends) if permutations else (slots, slots - 1)
+        schedule, has_hue = _hue_schedule(order, before, after)
+        if before + after == 0:  # the hue alone
+            return finish(_hue_step(x, has_hue, shift, value_range), images)
+        middle = before
 
         def body(i, x):
-            op = tf.gather(orders, i // 2)
             x = tf.cond(
-                tf.equal(i % 2, 0),
-                lambda: _blend_step(x, op, factors, value_range, ops),
-                lambda: _hue_step(x, op, shift, value_range),
+                tf.equal(i, middle),
+                lambda: _hue_step(x, has_hue, shift, value_range),
+                lambda: _blend_step(
+                    x, tf.gather(schedule, i - tf.cast(i > middle, i.dtype)), factors, value_range, ops
+                ),
             )
             return i + 1, x
 
-    # A loop, so XLA compiles each step's kernel once rather than once per slot.
+        steps = schedule.shape[0] + 1
+    # A loop, so XLA compiles each step's kernel once rather than once per step.
     _, x = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), x))
     return finish(x, images)
 
@@ -161,20 +189,24 @@ def color_jitter(images, order, factors, shift, value_range=(0, 255), ops=None):
 
     Brightness blends with black (`low`), contrast with the image's mean gray, saturation with its gray
     (`tfaug.ops.enhance`: PIL's arithmetic on levels, ITU-R 601 luma), hue turns the HSV hue (`adjust_hue`).
-    Slot s of every image runs as two steps: a blend whose degenerate image and factor are selected per image,
-    then the hue rotation, kept for the images whose slot s is their hue. `S` slots cost `S` blends and (on
-    RGB images) `S` hue rotations; a step that no op of `ops` needs is left out.
+    The blends run as steps whose degenerate image and factor are selected per image; with the hue, an image's
+    blends before its hue are scheduled in the steps before one hue step, those after it in the steps after
+    (identity elsewhere): `S` ops cost `S` blend steps without the hue, `2 (S - 1)` blend steps and one hue
+    rotation with it (the hue rotation costs about two blends). Ops outside `ops` are left out.
 
     Args:
         images: RGB `[B, H, W, 3]` or gray `[B, H, W, 1]` (saturation and hue leave gray unchanged, as
             torchvision does), any dtype, values in `value_range`.
         order: int32 `[B, S]`: image i runs ops `order[i, 0]`, `order[i, 1]`, ... (ids of `JITTER_OPS`);
-            `S` (static) may be 0 to 4.
+            `S` is static.
         factors: float `[B, 3]`: brightness, contrast and saturation factors (1 = unchanged; any finite value,
             results clamped to the value range when a factor is outside [0, 1]).
         shift: hue shift in turns, `[B]` or a scalar.
         value_range: `(low, high)`, default `(0, 255)`.
-        ops: the op ids that `order` holds (static; None: all four); other ids must not occur in `order`.
+        ops: None (default: `order` may hold any ids of `JITTER_OPS`, the hue at most once per row, the others
+            repeated or left out), or the op ids of which each row of `order` is a permutation (static; what
+            ColorJitter draws): the ops outside it are left out of the computation and the hue is scheduled
+            in fewer steps.
 
     Raises:
         ValueError: if `images` has neither 3 nor 1 channels, or `order` / `factors` have the wrong shape.
@@ -190,8 +222,12 @@ def color_jitter(images, order, factors, shift, value_range=(0, 255), ops=None):
     shift = parameter("shift", shift, images)
     if order.shape[1] == 0:
         return images
+    permutations = ops is not None
     ops = tuple(range(len(JITTER_OPS))) if ops is None else tuple(sorted({int(op) for op in ops}))
-    return _color_jitter(images, order, factors, shift, check_value_range(value_range), ops, int(order.shape[1]))
+    if permutations and len(ops) != order.shape[1]:
+        raise ValueError(f"`order` rows must be permutations of `ops` {ops}, got {order.shape[1]} slots.")
+    value_range = check_value_range(value_range)
+    return _color_jitter(images, order, factors, shift, value_range, ops, int(order.shape[1]), permutations)
 
 
 @fused
