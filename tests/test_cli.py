@@ -87,10 +87,11 @@ def test_augment_names_are_the_registry_names_and_earlier_names_are_aliases():
     assert set(cli.SETTINGS) <= set(names)
     old = cli.parse_augmentations("randaugment, autoaugment,trivialaugment,augmix,mixup-cutmix")
     assert old == ["rand_augment", "auto_augment", "trivial_augment_wide", "aug_mix", "mixup_cutmix"]
-    built = [cli.build_layer(name, 10, seed=0) for name in names]
+    built = [cli.build_layer(name, 10, seed=0, image_size=(8, 8)) for name in names]
     assert [type(layer) for layer in built] == list(tfaug.layers.AUGMENTATIONS.values())
     cutout = built[names.index("cutout")]
     assert (cutout.size, cutout.fill_value) == (0.4, 128)  # the command's settings
+    assert built[names.index("random_resized_crop")].output_size == (8, 8)  # the images' own size
 
 
 def test_a_layer_added_to_the_registry_is_an_augment_name(monkeypatch):

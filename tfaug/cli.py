@@ -85,7 +85,7 @@ def preview(args):
     labels = tf.one_hot([class_names.index(c) for c in image_classes], len(class_names))
     batch = (tf.constant(images), labels)
     for index, name in enumerate(names):
-        batch = build_layer(name, len(class_names), args.seed + index)(batch, training=True)
+        batch = build_layer(name, len(class_names), args.seed + index, images.shape[1:3])(batch, training=True)
     augmented, mixed_labels = batch
     title = f"tfaug: {' -> '.join(names)} (seed {args.seed})"
     try:
@@ -145,7 +145,7 @@ def train(args):
         raise UsageError(_as_options(str(error))) from error
     _report_unreadable(unreadable_images(args.dataset))
     k = data.info.num_classes
-    layers = [build_layer(name, k, args.seed + index) for index, name in enumerate(names)]
+    layers = [build_layer(name, k, args.seed + index, data.image_shape[:2]) for index, name in enumerate(names)]
     settings = {
         "command": "tfaug train",
         "dataset": args.dataset,

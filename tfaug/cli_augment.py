@@ -34,7 +34,10 @@ SETTINGS = {
     ),
     "gaussian_noise": ({}, "Gaussian noise, sigma 0 to 10% of the range per image"),
     "random_grayscale": ({}, "grayscale with probability 0.1"),
+    "random_resized_crop": ({}, "Inception crop (area 8% to 100%, aspect 3/4 to 4/3) resized back to the image size"),
 }
+#: Layers whose output size the command sets: the images' own size, so the model's input keeps its shape.
+SIZED = {"random_resized_crop"}
 #: Earlier `--augment` names, still accepted.
 ALIASES = {
     "randaugment": "rand_augment",
@@ -89,10 +92,13 @@ def layer_class(spec):
     return tfaug.RandAugment
 
 
-def build_layer(spec, num_classes, seed):
-    """The layer of a parsed `--augment` entry, with the command's settings, `num_classes` and `seed`."""
+def build_layer(spec, num_classes, seed, image_size=None):
+    """The layer of a parsed `--augment` entry, with the command's settings, `num_classes` and `seed`;
+    `image_size` `(height, width)` is the output size of the `SIZED` layers."""
     if spec in AUGMENTATIONS:
-        kwargs = SETTINGS.get(spec, ({}, None))[0]
+        kwargs = dict(SETTINGS.get(spec, ({}, None))[0])
+        if spec in SIZED:
+            kwargs["size"] = tuple(image_size)
         return AUGMENTATIONS[spec](num_classes=num_classes, seed=seed, **kwargs)
     try:
         return tfaug.RandAugment.from_string(spec, num_classes=num_classes, seed=seed)
