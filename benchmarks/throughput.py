@@ -40,6 +40,8 @@ import tensorflow as tf  # noqa: E402
 import tfaug  # noqa: E402
 
 NUM_CLASSES = 10
+#: Colour jitter's (brightness, contrast, saturation, hue) in every library's row: timm's 0.4 and a hue of 0.1.
+JITTER = (0.4, 0.4, 0.4, 0.1)
 #: Keras core's AugMix freezes its chains when traced: its row is the mean over this many traced draws.
 KERAS_AUGMIX_DRAWS = 8
 
@@ -100,6 +102,10 @@ def cases(only=None):
             "tfaug AugMix (all_ops, bilinear: Keras's defaults)",
             lambda: _images_only(tfaug.AugMix(all_ops=True, interpolation="bilinear", seed=0)),
         ),
+        ("tfaug", "tfaug RandomResizedCrop(224)", lambda: _images_only(tfaug.RandomResizedCrop(224, seed=0))),
+        ("tfaug", "tfaug RandomFlip", lambda: _images_only(tfaug.RandomFlip(seed=0))),
+        ("tfaug", f"tfaug ColorJitter{JITTER}", lambda: _images_only(tfaug.ColorJitter(*JITTER, seed=0))),
+        ("tfaug", "tfaug RandomGrayscale (p=0.1)", lambda: _images_only(tfaug.RandomGrayscale(0.1, seed=0))),
         ("keras", "keras.layers.CutMix", lambda: _with_labels(keras.layers.CutMix(seed=0))),
         ("keras", "keras.layers.MixUp", lambda: _with_labels(keras.layers.MixUp(seed=0))),
         (
@@ -116,6 +122,17 @@ def cases(only=None):
             "keras",
             f"keras.layers.AugMix (mean of {KERAS_AUGMIX_DRAWS} draws)",
             lambda: _frozen_draws(lambda: keras.layers.AugMix(value_range=(0, 255), seed=0), KERAS_AUGMIX_DRAWS),
+        ),
+        ("keras", "keras.layers.RandomFlip", lambda: _images_only(keras.layers.RandomFlip("horizontal", seed=0))),
+        (
+            "keras",
+            f"keras.layers.RandomColorJitter{JITTER}",
+            lambda: _images_only(keras.layers.RandomColorJitter((0, 255), *JITTER, seed=0)),
+        ),
+        (
+            "keras",
+            "keras.layers.RandomGrayscale (factor=0.1)",
+            lambda: _images_only(keras.layers.RandomGrayscale(0.1, seed=0)),
         ),
         ("keras_cv", "keras_cv CutMix", lambda: _with_labels(_keras_cv().layers.CutMix(seed=0))),
         ("keras_cv", "keras_cv MixUp", lambda: _with_labels(_keras_cv().layers.MixUp(seed=0))),
@@ -134,6 +151,14 @@ def cases(only=None):
         ("keras_aug", "keras_aug RandomErasing (p=1)", lambda: _unit_range(_keras_aug().RandomErasing(p=1.0))),
         ("keras_aug", "keras_aug RandAugment(2, 9)", lambda: _unit_range(_keras_aug().RandAugment())),
         ("keras_aug", "keras_aug TrivialAugmentWide", lambda: _unit_range(_keras_aug().TrivialAugmentWide())),
+        (
+            "keras_aug",
+            "keras_aug RandomResizedCrop(224)",
+            lambda: _unit_range(_keras_aug().RandomResizedCrop(224, antialias=False)),
+        ),
+        ("keras_aug", "keras_aug RandomFlip", lambda: _unit_range(_keras_aug().RandomFlip())),
+        ("keras_aug", f"keras_aug ColorJitter{JITTER}", lambda: _unit_range(_keras_aug().ColorJitter(*JITTER))),
+        ("keras_aug", "keras_aug RandomGrayscale (p=0.1)", lambda: _unit_range(_keras_aug().RandomGrayscale(p=0.1))),
     ]
     built = []
     for group, name, make in table:
