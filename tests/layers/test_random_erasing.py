@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfaug import random as tfr
 from tfaug.layers import RandomErasing
+from tfaug.layers.random_erasing import NOISE_CHUNK
 
 SEED = tf.constant([5, 9], tf.int64)
 
@@ -33,14 +35,19 @@ def test_injected_boxes_const_and_per_box_colour_exact(small_photos):
     np.testing.assert_array_equal(out, expected)
 
 
-def test_injected_boxes_pixel_noise_exact(small_photos, rng):
+def test_injected_boxes_pixel_noise_exact(small_photos):
+    # Noise is drawn for the erased images only, NOISE_CHUNK at a time from noise_seed folded with the chunk's
+    # first image: here one chunk, images 2 and 3 in its first two slots.
     layer = RandomErasing(fill="pixel")
-    noise = rng.uniform(0, 255, small_photos.shape).astype(np.float32)
-    boxes = np.zeros([4, 1, 4], np.int32)
+    boxes = np.zeros([4, 2, 4], np.int32)
     boxes[2, 0] = [4, 6, 20, 11]
-    out = layer.transform_images(tf.constant(small_photos), {"boxes": boxes, "noise": noise}).numpy()
+    boxes[3, 1] = [0, 0, 3, 40]
+    seed = tf.constant([5, 6], tf.int64)
+    out = layer.transform_images(tf.constant(small_photos), {"boxes": boxes, "noise_seed": seed}).numpy()
     expected = small_photos.copy()
-    expected[2, 4:20, 6:11] = np.round(noise[2, 4:20, 6:11])
+    noise = tfr.normal(tfr.fold_in(seed, 2), (NOISE_CHUNK, *small_photos.shape[1:]), 127.5, 63.75).numpy()
+    for slot, (i, (top, left, bottom, right)) in enumerate(((2, boxes[2, 0]), (3, boxes[3, 1]))):
+        expected[i, top:bottom, left:right] = np.round(np.clip(noise[slot], 0, 255))[top:bottom, left:right]
     np.testing.assert_array_equal(out, expected)
 
 
@@ -299,3 +306,23 @@ def test_bad_images_raise(small_photos):
         layer(small_photos > 100)
     with pytest.raises(ValueError, match="fill_value"):
         RandomErasing(probability=1.0, fill_value=(1, 2))(small_photos)
+
+
+def test_pixel_noise_alike_eagerly_in_graphs_in_tf_data_and_compiled(small_photos):
+    # Noise is drawn in a loop over the erased images (half of them here): every mode gives the same pixels.
+    layer = RandomErasing(probability=0.5, fill="pixel", seed=0)
+    images = tf.constant(np.concatenate([small_photos, small_photos[::-1]]))
+
+    def erase(x):
+        return layer.augment(x, seed=SEED)
+
+    eager = erase(images).numpy()
+    erased = (eager != images.numpy()).any(axis=(1, 2, 3))
+    assert 0 < erased.sum() < len(erased)
+    others = (
+        tf.function(erase)(images),
+        tf.function(erase, jit_compile=True)(images),
+        next(iter(tf.data.Dataset.from_tensors(images).map(erase))),
+    )
+    for other in others:
+        np.testing.assert_array_equal(other.numpy(), eager)
