@@ -86,13 +86,19 @@ def random_resized_crop_windows(seed, heights, widths, scale=(0.08, 1.0), ratio=
     """
     heights, widths = _sides(heights, widths)
     n = tf.shape(heights)[0]
-    area_seed, ratio_seed, top_seed, left_seed = tf.unstack(tfr.split_seed(seed, 4))
-    area_draws = tfr.uniform(area_seed, [n, ATTEMPTS])
-    ratio_draws = tfr.uniform(ratio_seed, [n, ATTEMPTS])
+    # One draw for everything (per image: the tries' areas and aspects, then the corner): in a per-element
+    # input pipeline each sampler call is a Philox evaluation of its own.
+    draws = tfr.uniform(seed, [n, 2 * ATTEMPTS + 2])
+    area_draws, ratio_draws = draws[:, :ATTEMPTS], draws[:, ATTEMPTS : 2 * ATTEMPTS]
     crop_h, crop_w, fits = resized_crop_sizes(area_draws, ratio_draws, heights, widths, scale, ratio)
-    top = tf.where(fits, tfr.randint(top_seed, [n], 0, heights - crop_h + 1), (heights - crop_h) // 2)
-    left = tf.where(fits, tfr.randint(left_seed, [n], 0, widths - crop_w + 1), (widths - crop_w) // 2)
+    top = tf.where(fits, _position(draws[:, -2], heights - crop_h + 1), (heights - crop_h) // 2)
+    left = tf.where(fits, _position(draws[:, -1], widths - crop_w + 1), (widths - crop_w) // 2)
     return tf.stack([top, left, crop_h, crop_w], axis=-1)
+
+
+def _position(u, count):
+    """Integers uniform on `[0, count)` from uniforms `u` in [0, 1), as `tfaug.random.randint` draws them."""
+    return tf.minimum(tf.cast(tf.floor(u * tf.cast(count, tf.float32)), tf.int32), count - 1)
 
 
 def aspect_crop_windows(heights, widths, size):
