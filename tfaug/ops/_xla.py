@@ -56,7 +56,10 @@ def fusion_barrier(x):
     other small tensors. For an image-sized result use `image_barrier`.
     """
     rows = tf.shape(x)[0]
-    return tf.tensor_scatter_nd_update(tf.zeros_like(x), tf.range(rows)[:, None], x)
+    # The first row is written twice: XLA turns a scatter of a single row into a slice update and fuses it
+    # away, so one row (a batch of one) would otherwise have no barrier.
+    index = tf.concat([tf.range(rows), tf.range(tf.minimum(rows, 1))], axis=0)
+    return tf.tensor_scatter_nd_update(tf.zeros_like(x), index[:, None], tf.gather(x, index))
 
 
 def image_barrier(x):
