@@ -8,9 +8,8 @@ from tfaug import random as tfr
 from tfaug import validation as v
 from tfaug.layers._erasing import ErasingLayer
 from tfaug.ops import boxes as box_ops
-from tfaug.ops.selection import apply_to_rows
+from tfaug.ops.selection import apply_to_selected
 from tfaug.ops.selection import first_slot_results
-from tfaug.ops.selection import group_rows
 
 FILLS = ("const", "random", "pixel")
 #: Erased images per noise draw (`_noise_fill`).
@@ -146,8 +145,7 @@ class RandomErasing(ErasingLayer):
             return ops.fill_boxes_from(chunk_images, chunk_boxes, tf.clip_by_value(noise, low, high))
 
         erased = tf.reduce_any(box_ops.box_area(boxes) > 0, axis=1)
-        order, starts, counts = group_rows(tf.where(erased, 0, -1), 1)
-        return apply_to_rows(kernel, order, starts[0], counts[0], (images, boxes), images, NOISE_CHUNK, whole=())
+        return apply_to_selected(kernel, erased, (images, boxes), images, NOISE_CHUNK, whole=())
 
     def get_config(self):
         config = super().get_config()

@@ -22,7 +22,7 @@ def _selected_order(selected):
     return order, tf.reduce_sum(tf.cast(selected, tf.int32))
 
 
-def apply_to_selected(fn, selected, tensors, output, chunk_size):
+def apply_to_selected(fn, selected, tensors, output, chunk_size, whole=None):
     """Writes `fn(*chunk_of_tensors)` into `output` at the selected rows; other rows keep `output`.
 
     Args:
@@ -32,12 +32,13 @@ def apply_to_selected(fn, selected, tensors, output, chunk_size):
         tensors: tuple of `[B, ...]` tensors to slice (images, per-image parameters, ...).
         output: `[B, ...]` tensor the results are written into.
         chunk_size: static int >= 1.
+        whole: as in `apply_to_rows` (then `fn` also takes the chunk's row indices first).
 
     Returns:
         `output` with the selected rows replaced.
     """
     order, count = _selected_order(selected)
-    return apply_to_rows(fn, order, 0, count, tensors, output, chunk_size)
+    return apply_to_rows(fn, order, 0, count, tensors, output, chunk_size, whole)
 
 
 def group_rows(groups, num_groups):
